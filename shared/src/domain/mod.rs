@@ -1,0 +1,8 @@
+//! Plain types and rules: no I/O, no async, no AWS.
+
+pub mod campus;
+pub mod email;
+pub mod license;
+pub mod name;
+pub mod password;
+pub mod secret;
