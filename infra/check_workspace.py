@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Cross-checks template.yaml against the Cargo workspace and the events/ fixtures.
+
+cfn-lint and `sam validate` check the template on its own; this checks what they cannot see:
+
+  (a) every AWS::Serverless::Function builds a binary that exists: Metadata.BuildProperties.Binary
+      names a package under functions/*/Cargo.toml (package name == binary name);
+  (b) every package under functions/ (except the local dev server) is deployed by the template;
+  (c) events/<dir> names a function binary; every HttpApi route of the template has at least one
+      fixture whose routeKey matches, and every fixture's routeKey is a route of its function;
+  (d) every fixture is an API Gateway HTTP API payload format 2.0 event that agrees with itself
+      (routeKey, requestContext, rawPath, method);
+  (e) the SAM transform's output (run locally with samtranslator, when installed) keeps the CORS
+      settings whole and creates no implicit API. An intrinsic on CorsConfiguration.AllowOrigins
+      alone makes SAM drop every other CORS setting; only the transformed template shows it.
+
+Usage: python3 infra/check_workspace.py [--root REPO_DIR] [--require-transform]
+Exits 1 with one line per problem. Needs Python 3.11+ and either cfn-lint (its template loader)
+or PyYAML; (e) needs aws-sam-translator. infra/check-template.sh runs it inside .venv-sam, which
+has all three, with --require-transform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+# Packages under functions/ that are not Lambda functions.
+NOT_DEPLOYED = {"carpool-local"}  # functions/local: the whole backend on one port, for dev.
+
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"}
+
+
+def load_template(path: Path) -> dict:
+    """Loads a CloudFormation template, short-form tags (!Ref, !Sub ...) included."""
+    try:
+        from cfnlint.decode import decode
+    except ImportError:
+        decode = None
+    if decode is not None:
+        template, problems = decode(str(path))
+        if problems or template is None:
+            raise SystemExit(f"FAIL cannot parse {path}: " + "; ".join(str(p) for p in problems))
+        return template
+
+    try:
+        import yaml
+    except ImportError:
+        raise SystemExit("FAIL need cfn-lint or PyYAML: run with .venv-test/bin/python") from None
+
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if suffix == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    CfnLoader.add_multi_constructor("!", tag)
+    with path.open() as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 (SafeLoader subclass)
+
+
+def cargo_binaries(root: Path) -> dict[str, Path]:
+    """Binary name -> Cargo.toml, for the packages under functions/."""
+    binaries: dict[str, Path] = {}
+    for manifest in sorted(root.glob("functions/*/Cargo.toml")):
+        with manifest.open("rb") as f:
+            cargo = tomllib.load(f)
+        name = cargo.get("package", {}).get("name")
+        if not name:
+            raise SystemExit(f"FAIL {manifest.relative_to(root)} has no package.name")
+        # cargo-lambda's --bin picks a binary target. Explicit [[bin]] targets win; otherwise
+        # src/main.rs is a binary named after the package.
+        names = [b["name"] for b in cargo.get("bin", []) if "name" in b]
+        if not names and (manifest.parent / "src" / "main.rs").exists():
+            names = [name]
+        for bin_name in names or [name]:
+            binaries[bin_name] = manifest
+    return binaries
+
+
+def route_regex(path: str) -> re.Pattern[str]:
+    """A concrete path matching an API Gateway route path ({id}, {proxy+})."""
+    parts = re.split(r"(\{[^}]+\})", path)
+    out = []
+    for part in parts:
+        if part.startswith("{") and part.endswith("+}"):
+            out.append(r".+")
+        elif part.startswith("{"):
+            out.append(r"[^/]+")
+        else:
+            out.append(re.escape(part))
+    return re.compile("^" + "".join(out) + "$")
+
+
+def check_transformed(root: Path, errors: list[str]) -> bool:
+    """(e): runs the SAM transform offline; False when samtranslator is not installed."""
+    try:
+        from samtranslator.translator.transform import transform
+        from samtranslator.yaml_helper import yaml_parse
+    except ImportError:
+        return False
+    import os
+
+    class NoManagedPolicies:  # policies are inline statements: nothing to look up in IAM
+        def load(self) -> dict:
+            return {}
+
+    template = yaml_parse((root / "template.yaml").read_text())
+    for res in template.get("Resources", {}).values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            # `sam build` swaps local CodeUris for S3 ones; the transform insists on those.
+            res.setdefault("Properties", {})["CodeUri"] = "s3://placeholder/code.zip"
+    # The transform reads the region for pseudo parameters only; it makes no AWS calls.
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        output = transform(template, {}, NoManagedPolicies())
+    except Exception as e:  # noqa: BLE001 (the translator raises many types; report them all)
+        errors.append(f"SAM transform failed: {e}")
+        return True
+
+    def cors_ok(value) -> bool:
+        if isinstance(value, dict) and "allowOrigins" in value:
+            return True
+        if isinstance(value, dict) and list(value) == ["Fn::If"] and len(value["Fn::If"]) == 3:
+            _, then, otherwise = value["Fn::If"]
+            return all(cors_ok(v) or v == {"Ref": "AWS::NoValue"} for v in (then, otherwise))
+        return False
+
+    before, apis = len(errors), 0
+    for logical_id, res in output.get("Resources", {}).items():
+        if res.get("Type") != "AWS::ApiGatewayV2::Api":
+            continue
+        apis += 1
+        if logical_id == "ServerlessHttpApi":
+            errors.append("SAM created the implicit ServerlessHttpApi: an HttpApi event lacks ApiId")
+        body = (res.get("Properties") or {}).get("Body") or {}
+        if "x-amazon-apigateway-cors" in body and not cors_ok(body["x-amazon-apigateway-cors"]):
+            errors.append(
+                f"{logical_id}: transformed CORS is {json.dumps(body['x-amazon-apigateway-cors'])}, "
+                "not a CORS object: SAM dropped the CorsConfiguration settings (wrap the whole "
+                "CorsConfiguration in !If instead of using an intrinsic on AllowOrigins alone)"
+            )
+    verdict = "ok" if len(errors) == before else "problems below"
+    print(f"checked the SAM transform output: {apis} HTTP API(s), CORS and ApiIds ({verdict})")
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument(
+        "--require-transform",
+        action="store_true",
+        help="fail instead of skipping (e) when aws-sam-translator is not installed",
+    )
+    args = parser.parse_args()
+    root = args.root.resolve()
+    errors: list[str] = []
+
+    template = load_template(root / "template.yaml")
+    resources = template.get("Resources", {})
+    http_apis = {k for k, r in resources.items() if r.get("Type") == "AWS::Serverless::HttpApi"}
+
+    # ---- template side: binary and routes per function
+    fn_binary: dict[str, str] = {}  # logical id -> binary
+    routes: dict[str, set[str]] = {}  # binary -> {"POST /api/..."}
+    route_owner: dict[str, str] = {}  # "POST /api/..." -> logical id
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        meta = res.get("Metadata") or {}
+        binary = (meta.get("BuildProperties") or {}).get("Binary")
+        if meta.get("BuildMethod") != "rust-cargolambda":
+            errors.append(f"{logical_id}: Metadata.BuildMethod is not rust-cargolambda")
+        if not isinstance(binary, str) or not binary:
+            errors.append(f"{logical_id}: no Metadata.BuildProperties.Binary")
+            continue
+        if binary in routes:
+            errors.append(f"{logical_id}: binary {binary!r} is already built by another function")
+        fn_binary[logical_id] = binary
+        routes.setdefault(binary, set())
+        events = (res.get("Properties") or {}).get("Events") or {}
+        for event_id, event in events.items():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            # Without ApiId, SAM silently creates a second, implicit API (no CORS, no throttling).
+            api = props.get("ApiId")
+            if not (isinstance(api, dict) and api.get("Ref") in http_apis):
+                errors.append(f"{logical_id}.{event_id}: ApiId must be !Ref of the template's HttpApi")
+            method, path = str(props.get("Method", "")).upper(), props.get("Path")
+            if method not in HTTP_METHODS or not isinstance(path, str):
+                errors.append(f"{logical_id}.{event_id}: needs a literal Method and Path")
+                continue
+            key = f"{method} {path}"
+            if key in route_owner:
+                errors.append(f"{logical_id}.{event_id}: route {key} is also on {route_owner[key]}")
+            route_owner[key] = logical_id
+            routes[binary].add(key)
+
+    # ---- (a) and (b): template <-> Cargo workspace
+    binaries = cargo_binaries(root)
+    for logical_id, binary in sorted(fn_binary.items()):
+        if binary not in binaries:
+            errors.append(
+                f"{logical_id}: Binary {binary!r} is no binary of a package under functions/ "
+                f"(have: {', '.join(sorted(binaries))})"
+            )
+    deployed = set(fn_binary.values())
+    for binary, manifest in sorted(binaries.items()):
+        if binary not in deployed and binary not in NOT_DEPLOYED:
+            errors.append(
+                f"{manifest.relative_to(root)}: binary {binary!r} is not deployed by template.yaml "
+                f"(add a function, or list it in NOT_DEPLOYED in {Path(__file__).name})"
+            )
+    print(
+        f"checked {len(fn_binary)} template functions against {len(binaries)} packages under "
+        f"functions/ (not deployed: {', '.join(sorted(NOT_DEPLOYED & binaries.keys())) or 'none'})"
+    )
+
+    # ---- (c) and (d): events/ fixtures
+    covered: set[str] = set()
+    event_files = 0
+    events_dir = root / "events"
+    fixture_dirs = sorted(p for p in events_dir.iterdir() if p.is_dir()) if events_dir.is_dir() else []
+    for fixture_dir in fixture_dirs:
+        binary = fixture_dir.name
+        if binary not in routes:
+            errors.append(f"events/{binary}/: no function in template.yaml builds binary {binary!r}")
+        for path in sorted(fixture_dir.rglob("*.json")):
+            event_files += 1
+            rel = path.relative_to(root)
+            try:
+                event = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                errors.append(f"{rel}: not valid JSON ({e})")
+                continue
+            if not isinstance(event, dict) or event.get("version") != "2.0":
+                errors.append(f"{rel}: not an HTTP API payload 2.0 event (version != \"2.0\")")
+                continue
+            route_key = event.get("routeKey")
+            ctx = event.get("requestContext") or {}
+            http = ctx.get("http") or {}
+            if ctx.get("routeKey") != route_key:
+                errors.append(f"{rel}: requestContext.routeKey differs from routeKey")
+            if not isinstance(route_key, str) or " " not in route_key:
+                errors.append(f"{rel}: routeKey {route_key!r} is not 'METHOD /path'")
+                continue
+            method, route_path = route_key.split(" ", 1)
+            if http.get("method") != method:
+                errors.append(f"{rel}: requestContext.http.method {http.get('method')!r} != {method!r}")
+            raw_path = event.get("rawPath")
+            if not isinstance(raw_path, str) or not route_regex(route_path).match(raw_path):
+                errors.append(f"{rel}: rawPath {raw_path!r} does not match route {route_path}")
+            elif http.get("path") != raw_path:
+                errors.append(f"{rel}: requestContext.http.path differs from rawPath")
+            if not isinstance(event.get("isBase64Encoded"), bool):
+                errors.append(f"{rel}: isBase64Encoded missing")
+            if "body" in event and not isinstance(event["body"], str):
+                errors.append(f"{rel}: body must be a string (the raw request body)")
+            if binary in routes:
+                if route_key in routes[binary]:
+                    covered.add(route_key)
+                else:
+                    errors.append(
+                        f"{rel}: routeKey {route_key!r} is not a route of {binary!r} "
+                        f"(its routes: {', '.join(sorted(routes[binary])) or 'none'})"
+                    )
+    for key in sorted(set(route_owner) - covered):
+        errors.append(f"route {key} ({route_owner[key]}) has no events/ fixture")
+    print(
+        f"checked {event_files} event fixtures in events/ against {len(route_owner)} HttpApi routes "
+        f"({len(covered)} covered)"
+    )
+
+    # ---- (e): the SAM transform's output
+    if not check_transformed(root, errors):
+        if args.require_transform:
+            errors.append("aws-sam-translator is not installed: cannot check the SAM transform output")
+        else:
+            print("SKIP SAM transform output check (aws-sam-translator not installed)")
+
+    if errors:
+        # stdout, like the progress lines above, so the two never interleave out of order.
+        for e in errors:
+            print(f"FAIL {e}")
+        print(f"workspace cross-check: {len(errors)} problem(s)")
+        return 1
+    print("workspace cross-check: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
