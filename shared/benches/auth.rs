@@ -1,1 +1,266 @@
-fn main() {}
+//! `cargo bench -p carpool --bench auth`: prints the auth performance table for the README.
+//!
+//! - session check in-process on the embedded store (router included): median and p99;
+//! - sign-in (known and unknown email) against one bare argon2 verify with the same parameters;
+//! - store round trips per endpoint, counted by a wrapper over the store adapter. With
+//!   `CARPOOL_TEST_MOTO_URL` set the adapter is DynamoDB on moto, else the embedded store (both
+//!   make one port call per DynamoDB request).
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use carpool::auth::hashing::PasswordHasher;
+use carpool::clock::{Clock, SystemClock};
+use carpool::config::AuthConfig;
+use carpool::http::{router, AppState, Function};
+use carpool::mail::{MailError, Mailer, Message};
+use carpool::repo::campuses;
+use carpool::store::dynamo::{create_table, DynamoStore};
+use carpool::store::embedded::EmbeddedStore;
+use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Counts port calls: each is one DynamoDB request.
+struct Counting<S> {
+    inner: S,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl<S: Store> Store for Counting<S> {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_many(keys).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.query(query).await
+    }
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(writes).await
+    }
+}
+
+struct NoMail;
+
+#[async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _: &Message) -> Result<(), MailError> {
+        Ok(())
+    }
+}
+
+struct Bench {
+    app: Router,
+    calls: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl Bench {
+    async fn new<S: Store>(store: S) -> Bench {
+        let store = Arc::new(Counting { inner: store, calls: AtomicUsize::new(0) });
+        let demo = include_str!("../../infra/campuses.json");
+        campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let config = AuthConfig::local("https://carpool.example.edu");
+        let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config).unwrap();
+        let counter = store.clone();
+        Bench {
+            app: router(state, &Function::ALL),
+            calls: Arc::new(move || counter.calls.load(Ordering::Relaxed)),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        cookie: Option<&str>,
+    ) -> (StatusCode, Value, Option<String>) {
+        let mut req =
+            Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = self.app.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+        let status = res.status();
+        let cookie = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie)
+    }
+
+    /// Runs one request and returns the store calls it made.
+    async fn trips(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        cookie: Option<&str>,
+    ) -> (usize, Value, Option<String>) {
+        let before = (self.calls)();
+        let (status, body, cookie) = self.call(method, path, body, cookie).await;
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        ((self.calls)() - before, body, cookie)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn timed<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        f().await;
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    samples
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let local = Bench::new(EmbeddedStore::open(dir.path(), clock.clone()).unwrap()).await;
+
+    // Sign up one user on the embedded store.
+    let (_, reg, _) = local
+        .trips(
+            "POST",
+            "/api/auth/register",
+            json!({"email": "bench@example.edu", "password": PASSWORD, "name": "Bench"}),
+            None,
+        )
+        .await;
+    let token = reg["devVerificationToken"].as_str().unwrap().to_owned();
+    local.trips("POST", "/api/auth/verify-email", json!({"token": token}), None).await;
+    let (_, _, cookie) = local
+        .trips("POST", "/api/auth/signin", json!({"email": "bench@example.edu", "password": PASSWORD}), None)
+        .await;
+    let cookie = cookie.unwrap();
+
+    println!("| measurement | value |");
+    println!("|---|---|");
+
+    // 1. Session checks.
+    for _ in 0..200 {
+        local.call("GET", "/api/auth/session", Value::Null, Some(&cookie)).await;
+    }
+    let session = timed(5000, || async {
+        local.call("GET", "/api/auth/session", Value::Null, Some(&cookie)).await;
+    })
+    .await;
+    println!("| session check, embedded store, in-process (median) | {} |", ms(percentile(&session, 0.5)));
+    println!("| session check, embedded store, in-process (p99) | {} |", ms(percentile(&session, 0.99)));
+
+    // 2. Sign-in cost against one argon2 verify with the same (OWASP default) parameters.
+    let hasher = PasswordHasher::new(AuthConfig::local("x").argon2).unwrap();
+    let stored = hasher.hash(PASSWORD);
+    let bare = timed(30, || async {
+        hasher.verify(PASSWORD, &stored);
+    })
+    .await;
+    let known = timed(30, || async {
+        local
+            .call(
+                "POST",
+                "/api/auth/signin",
+                json!({"email": "bench@example.edu", "password": PASSWORD}),
+                None,
+            )
+            .await;
+    })
+    .await;
+    let unknown = timed(30, || async {
+        local
+            .call(
+                "POST",
+                "/api/auth/signin",
+                json!({"email": "nobody@example.edu", "password": PASSWORD}),
+                None,
+            )
+            .await;
+    })
+    .await;
+    let (bare, known, unknown) = (percentile(&bare, 0.5), percentile(&known, 0.5), percentile(&unknown, 0.5));
+    println!("| argon2id verify m=19456 t=2 p=1 (median) | {} |", ms(bare));
+    println!("| sign-in, known email (median) | {} |", ms(known));
+    println!("| sign-in, unknown email (median) | {} |", ms(unknown));
+    println!("| sign-in / bare verify | {:.2} |", known.as_secs_f64() / bare.as_secs_f64());
+    println!("| unknown-email / known-email sign-in | {:.2} |", unknown.as_secs_f64() / known.as_secs_f64());
+
+    // 3. Round trips per endpoint.
+    let (store_name, counted) = match std::env::var("CARPOOL_TEST_MOTO_URL") {
+        Ok(endpoint) => {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "testing", "testing", None, None, "static",
+                ))
+                .load()
+                .await;
+            let client = aws_sdk_dynamodb::Client::new(&sdk);
+            let table = format!("bench-{}", ulid::Ulid::new());
+            create_table(&client, &table).await.unwrap();
+            ("DynamoDB (moto)", Bench::new(DynamoStore::new(client, table, clock.clone())).await)
+        }
+        Err(_) => {
+            let dir2 = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+            ("embedded", Bench::new(EmbeddedStore::open(dir2.path(), clock.clone()).unwrap()).await)
+        }
+    };
+    // Warm the campus cache the way a running function would have it.
+    counted
+        .call(
+            "POST",
+            "/api/auth/register",
+            json!({"email": "warm@example.edu", "password": PASSWORD, "name": "Warm"}),
+            None,
+        )
+        .await;
+    let email = json!({"email": "rt@example.edu", "password": PASSWORD, "name": "Round Trip"});
+    let (register, reg, _) = counted.trips("POST", "/api/auth/register", email, None).await;
+    let token = reg["devVerificationToken"].as_str().unwrap().to_owned();
+    let (verify, _, _) = counted.trips("POST", "/api/auth/verify-email", json!({"token": token}), None).await;
+    let (signin, _, cookie) = counted
+        .trips("POST", "/api/auth/signin", json!({"email": "rt@example.edu", "password": PASSWORD}), None)
+        .await;
+    let cookie = cookie.unwrap();
+    let (session, _, _) = counted.trips("GET", "/api/auth/session", Value::Null, Some(&cookie)).await;
+    let (signout, _, _) = counted.trips("POST", "/api/auth/signout", Value::Null, Some(&cookie)).await;
+    for (endpoint, n, target) in [
+        ("register", register, 2),
+        ("verify-email", verify, 2),
+        ("signin", signin, 3),
+        ("session", session, 1),
+        ("signout", signout, 1),
+    ] {
+        println!("| store round trips, {endpoint} ({store_name}; target <= {target}) | {n} |");
+    }
+}

@@ -3,6 +3,14 @@
 //! Dependencies point one way: `http` -> use cases (`auth`) -> `domain`; adapters (`store::*`,
 //! `mail::*`) implement the ports (`store::Store`, `mail::Mailer`, `clock::Clock`).
 
+pub mod auth;
 pub mod clock;
-pub mod store;
+pub mod config;
 pub mod domain;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod mail;
+pub mod repo;
+pub mod store;
+pub mod telemetry;

@@ -1,1 +1,6 @@
-fn main() {}
+//! Lambda entrypoint: the `signin` routes of the shared HTTP layer.
+
+#[tokio::main]
+async fn main() -> Result<(), carpool::lambda::LambdaError> {
+    carpool::lambda::serve(carpool::http::Function::Signin).await
+}

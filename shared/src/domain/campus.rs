@@ -50,8 +50,7 @@ impl Campus {
         let tz_ok = self.time_zone == "UTC"
             || (self.time_zone.contains('/')
                 && self.time_zone.split('/').all(|part| {
-                    !part.is_empty()
-                        && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
                 }));
         if !tz_ok {
             return Err(CampusError::BadTimeZone(self.time_zone.clone()));

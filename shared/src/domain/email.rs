@@ -88,8 +88,19 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["alice", "@uni.edu", "alice@", "alice@uni", "a b@uni.edu", "a..b@uni.edu",
-            "alice@uni..edu", "alice@-uni.edu", "al\u{0}ice@uni.edu", "alice@@uni.edu", ".a@uni.edu"] {
+        for bad in [
+            "alice",
+            "@uni.edu",
+            "alice@",
+            "alice@uni",
+            "a b@uni.edu",
+            "a..b@uni.edu",
+            "alice@uni..edu",
+            "alice@-uni.edu",
+            "al\u{0}ice@uni.edu",
+            "alice@@uni.edu",
+            ".a@uni.edu",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Email::parse(""), Err(EmailError::Empty));

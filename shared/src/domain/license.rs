@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+// Calendar dates travel as `YYYY-MM-DD` (API.md), in JSON and in the store.
+time::serde::format_description!(pub ymd, Date, "[year]-[month]-[day]");
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct License {
@@ -10,6 +13,7 @@ pub struct License {
     /// Upper-case letters and digits only (spaces and dashes removed).
     pub number: String,
     pub region: String,
+    #[serde(with = "ymd")]
     pub expires_on: Date,
 }
 
@@ -34,13 +38,9 @@ impl License {
         expires_on: Date,
         today: Date,
     ) -> Result<License, LicenseError> {
-        let legal_name =
-            super::name::parse_name(legal_name).map_err(|_| LicenseError::BadLegalName)?;
-        let number: String = number
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect::<String>()
-            .to_uppercase();
+        let legal_name = super::name::parse_name(legal_name).map_err(|_| LicenseError::BadLegalName)?;
+        let number: String =
+            number.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>().to_uppercase();
         if !(4..=20).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(LicenseError::BadNumber);
         }
@@ -70,8 +70,8 @@ mod tests {
     #[test]
     fn normalises_and_validates() {
         let today = date!(2026 - 11 - 24);
-        let l = License::parse(" Alice  Example ", "d12-345 678", "CA", date!(2029 - 01 - 31), today)
-            .unwrap();
+        let l =
+            License::parse(" Alice  Example ", "d12-345 678", "CA", date!(2029 - 01 - 31), today).unwrap();
         assert_eq!(l.legal_name, "Alice Example");
         assert_eq!(l.number, "D12345678");
         assert_eq!(l.number_last4(), "5678");

@@ -6,3 +6,4 @@ pub mod license;
 pub mod name;
 pub mod password;
 pub mod secret;
+pub mod session;

@@ -83,14 +83,16 @@ impl PasswordPolicy {
         let entropy = zxcvbn::zxcvbn(&prefix, &inputs);
         let mut score = u8::from(entropy.score());
         let feedback = entropy.feedback();
-        let mut suggestions: Vec<String> = feedback
-            .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default();
+        let mut suggestions: Vec<String> =
+            feedback.map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
         let mut warning = feedback.and_then(|f| f.warning()).map(|w| w.to_string());
 
         if is_common(password) {
             score = 0;
             warning = Some("This is a very common password.".into());
+        } else if is_personal(password, user_inputs) {
+            score = 0;
+            warning = Some("Don't use your name, email or campus as your password.".into());
         }
         let length_problem = if chars < MIN_PASSWORD_CHARS {
             Some("Use at least 8 characters.")
@@ -121,17 +123,28 @@ fn is_common(password: &str) -> bool {
     BLOCKLIST.contains(lower.as_str()) || (!base.is_empty() && BLOCKLIST.contains(base))
 }
 
+/// Letters only, lower-cased: "Alice.Example-1!" and "alice example" both become "aliceexample".
+fn letters(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphabetic()).flat_map(char::to_lowercase).collect()
+}
+
+/// The password is just one of the user's own inputs (or its email's local part) dressed up
+/// with digits and symbols.
+fn is_personal(password: &str, user_inputs: &[&str]) -> bool {
+    let core = letters(password);
+    !core.is_empty()
+        && user_inputs.iter().any(|input| {
+            let local = input.split('@').next().unwrap_or(input);
+            core == letters(input) || core == letters(local)
+        })
+}
+
 /// Splits user inputs (email, name, campus) into the words a person might reuse.
 fn expand_inputs(inputs: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for input in inputs {
         let lower = input.to_lowercase();
-        out.extend(
-            lower
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| w.len() >= 3)
-                .map(str::to_owned),
-        );
+        out.extend(lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3).map(str::to_owned));
         out.push(lower);
     }
     out
@@ -170,6 +183,8 @@ mod tests {
     fn user_inputs_count_against_the_password() {
         assert!(check("aliceexample").is_err());
         assert!(check("exampleuniversity").is_err());
+        assert!(check("AliceExample2024!").is_err());
+        assert!(check("alice.example@2025").is_err());
     }
 
     #[test]

@@ -17,6 +17,11 @@ use serde_json::{Map, Value};
 /// Plain attributes of an item (everything but its keys and expiry).
 pub type Attrs = Map<String, Value>;
 
+/// Builds attributes from name/value pairs: `attrs([("emailVerified", true.into())])`.
+pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
 /// Attribute names the adapters reserve for keys and expiry; repositories must not use them.
 pub const RESERVED_ATTRS: [&str; 5] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl"];
 
@@ -76,13 +81,27 @@ pub enum Cond {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Write {
     /// Replace the whole item.
-    Put { item: Item, cond: Cond },
+    Put {
+        item: Item,
+        cond: Cond,
+    },
     /// Set some attributes (and optionally the expiry) of an item, creating it when absent and the
     /// condition allows.
-    Update { key: Key, set: Attrs, expires_at: Option<i64>, cond: Cond },
-    Delete { key: Key, cond: Cond },
+    Update {
+        key: Key,
+        set: Attrs,
+        expires_at: Option<i64>,
+        cond: Cond,
+    },
+    Delete {
+        key: Key,
+        cond: Cond,
+    },
     /// Only check the condition (part of a transaction).
-    Check { key: Key, cond: Cond },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
 }
 
 impl Write {

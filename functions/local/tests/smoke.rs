@@ -1,0 +1,126 @@
+//! The README's run command for real: start `carpool-local`, walk register -> verify -> sign in
+//! over HTTP, stop it with SIGTERM (clean exit), start it again on the same data directory and
+//! find the session still valid.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carpool-local"))
+            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("carpool-local starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let url = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("carpool-local listening on ").map(str::to_owned))
+            .expect("carpool-local prints where it listens");
+        Server { child, url }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        cookie: Option<&str>,
+    ) -> (u16, Value, Option<String>) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = format!("{}{path}", self.url);
+        let mut res = match (method, body) {
+            ("GET", _) => {
+                let mut req = agent.get(&url);
+                if let Some(c) = cookie {
+                    req = req.header("cookie", c);
+                }
+                req.call()
+            }
+            (_, body) => {
+                let mut req = agent.post(&url).header("content-type", "application/json");
+                if let Some(c) = cookie {
+                    req = req.header("cookie", c);
+                }
+                req.send(body.unwrap_or(Value::Null).to_string())
+            }
+        }
+        .expect("request reaches the server");
+        let set_cookie = res
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let text = res.body_mut().read_to_string().unwrap();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        (res.status().as_u16(), json, set_cookie)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let password = "correct horse battery staple";
+
+    let (status, body, _) = server.call(
+        "POST",
+        "/api/auth/register",
+        Some(json!({"email": "alice@example.edu", "password": password, "name": "Alice"})),
+        None,
+    );
+    assert_eq!(status, 202, "{body}");
+    let token = body["devVerificationToken"].as_str().expect("dev mode is on locally").to_owned();
+
+    let outbox: Vec<_> =
+        std::fs::read_dir(data.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].extension().unwrap(), "eml");
+    let eml = std::fs::read_to_string(&outbox[0]).unwrap();
+    assert!(eml.contains("To: alice@example.edu"));
+
+    let (status, _, _) = server.call("POST", "/api/auth/verify-email", Some(json!({"token": token})), None);
+    assert_eq!(status, 200);
+    let (status, body, cookie) = server.call(
+        "POST",
+        "/api/auth/signin",
+        Some(json!({"email": "alice@example.edu", "password": password, "rememberMe": true})),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = cookie.expect("sign-in sets the session cookie");
+
+    assert!(server.stop().success(), "SIGTERM stops the server cleanly");
+
+    let server = Server::start(data.path());
+    let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email"], "alice@example.edu");
+    let (status, _, _) = server.call("POST", "/api/auth/signout", None, Some(&cookie));
+    assert_eq!(status, 204);
+    let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+    assert!(server.stop().success());
+}

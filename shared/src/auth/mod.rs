@@ -1,0 +1,330 @@
+//! The account use cases of API.md's Auth table: register, verify email, resend verification,
+//! sign in, read the session, sign out.
+
+pub mod hashing;
+pub mod views;
+
+use crate::clock::Clock;
+use crate::config::AuthConfig;
+use crate::domain::email::Email;
+use crate::domain::license::License;
+use crate::domain::name::parse_name;
+use crate::domain::password::MAX_PASSWORD_CHARS;
+use crate::domain::secret::{self, parse_session_token, Secret};
+use crate::domain::session;
+use crate::error::{AppError, AppResult};
+use crate::mail::{templates, Mailer};
+use crate::repo::accounts::{self, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE};
+use crate::repo::campuses::CampusDirectory;
+use crate::repo::sessions::{self, SessionRecord};
+use crate::repo::tokens::{self, Purpose, TokenRecord};
+use crate::store::{attrs, Store, StoreError, Write};
+use hashing::{PasswordHasher, Verdict};
+use std::sync::Arc;
+use time::{Date, OffsetDateTime};
+use tracing::{info, warn};
+use ulid::Ulid;
+use views::{SessionView, UserView};
+
+/// Longest User-Agent kept with a session (it is only a device label).
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub license: Option<LicenseInput>,
+}
+
+pub struct LicenseInput {
+    pub legal_name: String,
+    pub number: String,
+    pub region: String,
+    pub expires_on: Date,
+}
+
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+    pub remember_me: bool,
+    pub user_agent: Option<String>,
+}
+
+/// What a new registration hands back: the verification token, only in dev mode and only for a
+/// new account (an existing email answers the same way, minus the token).
+#[derive(Debug, Default)]
+pub struct Registered {
+    pub dev_verification_token: Option<Secret>,
+}
+
+pub struct SignedIn {
+    pub user: UserView,
+    /// The cookie value; it appears in no response body.
+    pub token: Secret,
+    pub remember_me: bool,
+}
+
+pub struct CurrentSession {
+    pub user: UserView,
+    pub session: SessionView,
+}
+
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    campuses: CampusDirectory,
+    config: AuthConfig,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        config: AuthConfig,
+    ) -> Result<Self, String> {
+        Ok(AuthService {
+            hasher: Arc::new(PasswordHasher::new(config.argon2)?),
+            campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
+            store,
+            mailer,
+            clock,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        // Whole seconds: stored and returned times stay tidy RFC 3339.
+        let now = self.clock.now();
+        now.replace_nanosecond(0).unwrap_or(now)
+    }
+
+    pub async fn register(&self, input: Registration) -> AppResult<Registered> {
+        let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
+        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
+        let now = self.now();
+        let license = input
+            .license
+            .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, now.date()))
+            .transpose()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;
+        self.config
+            .password
+            .check(&input.password, &[email.as_str(), &name, &campus.name])
+            .map_err(|e| AppError::WeakPassword(e.to_string()))?;
+        // Hash before looking at the email so new and existing emails cost the same.
+        let password_hash = self.hash(input.password).await?;
+
+        let user = UserRecord {
+            id: Ulid::new(),
+            email: email.to_string(),
+            name,
+            campus_id: campus.id.clone(),
+            password_hash,
+            email_verified: false,
+            two_factor_enabled: false,
+            created_at: now,
+        };
+        let driver = DriverRecord { capability: Capability::None, available: false, license };
+        let token = secret::new_token();
+        let mut writes = accounts::create_writes(&user, &driver);
+        writes.push(self.verification_write(&token, user.id, now));
+        match self.store.write(writes).await {
+            Ok(()) => {
+                info!(user_id = %user.id, campus = %campus.id, "account registered");
+                self.send_verification(&user, &token).await;
+                Ok(Registered { dev_verification_token: self.config.dev_mode.then_some(token) })
+            }
+            Err(StoreError::ConditionFailed { index: EMAIL_CLAIM_WRITE }) => {
+                self.notify_existing(&email).await?;
+                Ok(Registered::default())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn verify_email(&self, token: &str) -> AppResult<()> {
+        let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
+        let record = tokens::find(self.store.as_ref(), &token, Purpose::VerifyEmail)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        let verified = accounts::update_user(record.user_id, attrs([("emailVerified", true.into())]));
+        match self.store.write(vec![tokens::consume(&token), verified]).await {
+            Ok(()) => {
+                info!(user_id = %record.user_id, "email verified");
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed { .. }) => Err(AppError::InvalidToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Always succeeds (no enumeration); mails a fresh link only to an unverified account.
+    pub async fn resend_verification(&self, email: &str) -> AppResult<()> {
+        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
+        let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
+            return Ok(());
+        };
+        let Some((user, _)) = accounts::user_with_driver(self.store.as_ref(), user_id).await? else {
+            return Ok(());
+        };
+        if user.email_verified {
+            return Ok(());
+        }
+        let token = secret::new_token();
+        self.store.write(vec![self.verification_write(&token, user.id, self.now())]).await?;
+        self.send_verification(&user, &token).await;
+        Ok(())
+    }
+
+    pub async fn sign_in(&self, input: SignIn) -> AppResult<SignedIn> {
+        // No account has a longer password; refuse before spending any hashing on it.
+        if input.password.chars().count() > MAX_PASSWORD_CHARS {
+            return Err(AppError::InvalidCredentials);
+        }
+        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
+        let found = match accounts::user_id_for_email(self.store.as_ref(), &email).await? {
+            Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
+            None => None,
+        };
+        let Some((user, driver)) = found else {
+            self.burn_decoy(input.password).await?;
+            info!(outcome = "unknown_email", "sign-in refused");
+            return Err(AppError::InvalidCredentials);
+        };
+        let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
+        let Verdict::Match { needs_rehash } = verdict else {
+            info!(user_id = %user.id, outcome = "wrong_password", "sign-in refused");
+            return Err(AppError::InvalidCredentials);
+        };
+        if !user.email_verified {
+            return Err(AppError::EmailNotVerified);
+        }
+        let campus = self.user_campus(&user).await?;
+
+        let now = self.now();
+        let token = secret::new_session_token(user.id);
+        let session = SessionRecord {
+            id: Ulid::new(),
+            user_id: user.id,
+            remember_me: input.remember_me,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: session::expiry(input.remember_me, now, now),
+            user_agent: input.user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        };
+        let mut writes = vec![sessions::put(&token.digest(), &session)];
+        if needs_rehash {
+            // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in.
+            let upgraded = self.hash(input.password).await?;
+            writes.push(accounts::update_user(user.id, attrs([("passwordHash", upgraded.into())])));
+        }
+        self.store.write(writes).await?;
+        info!(user_id = %user.id, session_id = %session.id, rehashed = needs_rehash, "signed in");
+        Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
+    }
+
+    /// The session behind a cookie value, sliding its expiry when it is due.
+    pub async fn session(&self, cookie: &str) -> AppResult<CurrentSession> {
+        let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
+        let digest = token.digest();
+        let mut loaded =
+            sessions::load(self.store.as_ref(), user_id, &digest).await?.ok_or(AppError::Unauthenticated)?;
+        let now = self.now();
+        let s = &mut loaded.session;
+        if session::needs_touch(s.last_seen_at, now) {
+            s.last_seen_at = now;
+            s.expires_at = session::expiry(s.remember_me, s.created_at, now);
+            match self.store.write(vec![sessions::touch(user_id, &digest, now, s.expires_at)]).await {
+                Err(StoreError::ConditionFailed { .. }) => return Err(AppError::Unauthenticated),
+                other => other?,
+            }
+        }
+        let campus = self.user_campus(&loaded.user).await?;
+        Ok(CurrentSession {
+            user: UserView::new(&loaded.user, &loaded.driver, &campus),
+            session: SessionView::from(&loaded.session),
+        })
+    }
+
+    /// Deletes the session; a second sign-out with the same cookie is `Unauthenticated`.
+    pub async fn sign_out(&self, cookie: &str) -> AppResult<()> {
+        let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
+        match self.store.write(vec![sessions::delete(user_id, &token.digest())]).await {
+            Ok(()) => {
+                info!(user_id = %user_id, "signed out");
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed { .. }) => Err(AppError::Unauthenticated),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn verification_write(&self, token: &Secret, user: Ulid, now: OffsetDateTime) -> Write {
+        let record = TokenRecord { purpose: Purpose::VerifyEmail, user_id: user };
+        tokens::put(token, &record, (now + self.config.verification_ttl).unix_timestamp())
+    }
+
+    /// A mail failure never loses the account: the user can ask for a new link.
+    async fn send_verification(&self, user: &UserRecord, token: &Secret) {
+        let message = templates::verification(
+            &self.config.app_url,
+            &user.email,
+            &user.name,
+            token,
+            self.config.verification_ttl.whole_hours(),
+        );
+        if let Err(e) = self.mailer.send(&message).await {
+            warn!(user_id = %user.id, error = %e, "verification mail not sent");
+        }
+    }
+
+    /// Registration of a taken email: tell the owner, change nothing, answer as usual.
+    async fn notify_existing(&self, email: &Email) -> AppResult<()> {
+        let owner = match accounts::user_id_for_email(self.store.as_ref(), email).await? {
+            Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
+            None => None,
+        };
+        if let Some((user, _)) = owner {
+            info!(user_id = %user.id, "registration for an existing email");
+            let message = templates::already_registered(&self.config.app_url, &user.email, &user.name);
+            if let Err(e) = self.mailer.send(&message).await {
+                warn!(user_id = %user.id, error = %e, "already-registered mail not sent");
+            }
+        }
+        Ok(())
+    }
+
+    async fn user_campus(&self, user: &UserRecord) -> AppResult<crate::domain::campus::Campus> {
+        self.campuses.by_id(&user.campus_id).await?.ok_or_else(|| {
+            AppError::Internal(format!("user {} belongs to unknown campus {}", user.id, user.campus_id))
+        })
+    }
+
+    // Hashing is CPU-bound for tens of milliseconds: keep it off the async workers.
+    async fn hash(&self, password: String) -> AppResult<String> {
+        let hasher = self.hasher.clone();
+        blocking(move || hasher.hash(&password)).await
+    }
+
+    async fn verify(&self, password: String, stored: String) -> AppResult<Verdict> {
+        let hasher = self.hasher.clone();
+        blocking(move || hasher.verify(&password, &stored)).await
+    }
+
+    async fn burn_decoy(&self, password: String) -> AppResult<()> {
+        let hasher = self.hasher.clone();
+        blocking(move || hasher.verify_decoy(&password)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("hashing task: {e}")))
+}

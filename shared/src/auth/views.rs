@@ -1,0 +1,77 @@
+//! Response shapes of the auth API (API.md: `User`, session info).
+
+use crate::domain::campus::Campus;
+use crate::repo::accounts::{Capability, DriverRecord, UserRecord};
+use crate::repo::sessions::SessionRecord;
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub campus: CampusView,
+    pub driver: DriverSummary,
+    pub two_factor_enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CampusView {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverSummary {
+    pub capability: Capability,
+    pub available: bool,
+    pub has_license: bool,
+    #[serde(with = "crate::domain::license::ymd::option")]
+    pub license_expires_on: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub remember_me: bool,
+}
+
+impl UserView {
+    pub fn new(user: &UserRecord, driver: &DriverRecord, campus: &Campus) -> Self {
+        UserView {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            email_verified: user.email_verified,
+            campus: CampusView {
+                id: campus.id.clone(),
+                name: campus.name.clone(),
+                domain: campus.primary_domain().to_owned(),
+            },
+            driver: DriverSummary {
+                capability: driver.capability,
+                available: driver.available,
+                has_license: driver.license.is_some(),
+                license_expires_on: driver.license.as_ref().map(|l| l.expires_on),
+            },
+            two_factor_enabled: user.two_factor_enabled,
+            created_at: user.created_at,
+        }
+    }
+}
+
+impl From<&SessionRecord> for SessionView {
+    fn from(s: &SessionRecord) -> Self {
+        SessionView { id: s.id.to_string(), expires_at: s.expires_at, remember_me: s.remember_me }
+    }
+}

@@ -1,0 +1,167 @@
+//! Configuration, read once at cold start. A missing or malformed variable stops the process
+//! with a message naming it, instead of failing on the first request.
+
+use crate::auth::hashing::Argon2Params;
+use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
+use std::str::FromStr;
+use time::Duration;
+
+/// What the auth use cases need, whatever the deployment.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// The frontend's origin, used in email links (never taken from a request's Host header).
+    pub app_url: String,
+    /// Dev mode adds `devVerificationToken` to register responses. Never on in production.
+    pub dev_mode: bool,
+    pub argon2: Argon2Params,
+    pub password: PasswordPolicy,
+    /// Life of an email verification token: 24 to 48 hours.
+    pub verification_ttl: Duration,
+}
+
+impl AuthConfig {
+    /// Defaults for local runs and tests.
+    pub fn local(app_url: impl Into<String>) -> Self {
+        AuthConfig {
+            app_url: app_url.into(),
+            dev_mode: true,
+            argon2: Argon2Params::default(),
+            password: PasswordPolicy::default(),
+            verification_ttl: Duration::hours(24),
+        }
+    }
+}
+
+/// Everything a Lambda function reads from its environment.
+#[derive(Clone, Debug)]
+pub struct LambdaConfig {
+    pub auth: AuthConfig,
+    pub table: String,
+    pub mail_from: String,
+    pub ses_configuration_set: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("configuration variable {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl LambdaConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&get);
+        Ok(LambdaConfig {
+            auth: AuthConfig {
+                app_url: env.url("APP_URL")?,
+                dev_mode: env.parsed("DEV_MODE", false)?,
+                argon2: Argon2Params {
+                    memory_kib: env.parsed("ARGON2_MEMORY_KIB", Argon2Params::default().memory_kib)?,
+                    iterations: env.parsed("ARGON2_ITERATIONS", Argon2Params::default().iterations)?,
+                    parallelism: env.parsed("ARGON2_PARALLELISM", Argon2Params::default().parallelism)?,
+                },
+                password: PasswordPolicy {
+                    min_score: env.ranged("PASSWORD_MIN_SCORE", DEFAULT_MIN_SCORE, 2..=4)?,
+                },
+                verification_ttl: Duration::hours(env.ranged("VERIFICATION_TTL_HOURS", 24, 24..=48)?),
+            },
+            table: env.required("CARPOOL_TABLE")?,
+            mail_from: env.required("MAIL_FROM")?,
+            ses_configuration_set: env.optional("SES_CONFIGURATION_SET"),
+        })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn optional(&self, var: &'static str) -> Option<String> {
+        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.optional(var).ok_or(ConfigError { var, problem: "is required but not set".into() })
+    }
+
+    fn url(&self, var: &'static str) -> Result<String, ConfigError> {
+        let v = self.required(var)?;
+        if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(char::is_whitespace) {
+            return Err(ConfigError { var, problem: format!("{v:?} is not an http(s) URL") });
+        }
+        Ok(v.trim_end_matches('/').to_owned())
+    }
+
+    fn parsed<T: FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError> {
+        match self.optional(var) {
+            None => Ok(default),
+            Some(v) => {
+                v.parse().map_err(|_| ConfigError { var, problem: format!("{v:?} is not a valid value") })
+            }
+        }
+    }
+
+    fn ranged<T: FromStr + PartialOrd + std::fmt::Display + Copy>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError> {
+        let v = self.parsed(var, default)?;
+        if !range.contains(&v) {
+            return Err(ConfigError {
+                var,
+                problem: format!("{v} is outside {}..={}", range.start(), range.end()),
+            });
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("APP_URL", "https://carpool.example.edu/"),
+        ("CARPOOL_TABLE", "carpool"),
+        ("MAIL_FROM", "no-reply@example.edu"),
+    ];
+
+    #[test]
+    fn defaults_are_production_safe() {
+        let c = LambdaConfig::from_lookup(lookup(&BASE)).unwrap();
+        assert!(!c.auth.dev_mode);
+        assert_eq!(c.auth.app_url, "https://carpool.example.edu");
+        assert_eq!(c.auth.argon2, Argon2Params::default());
+        assert_eq!(c.auth.verification_ttl, Duration::hours(24));
+        assert_eq!(c.ses_configuration_set, None);
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let err = LambdaConfig::from_lookup(lookup(&BASE[..2])).unwrap_err();
+        assert_eq!(err.var, "MAIL_FROM");
+        assert!(err.to_string().contains("MAIL_FROM"));
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("VERIFICATION_TTL_HOURS", "72"));
+        assert_eq!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err().var, "VERIFICATION_TTL_HOURS");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("DEV_MODE", "yes please"));
+        assert_eq!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err().var, "DEV_MODE");
+    }
+}

@@ -1,0 +1,81 @@
+//! The one error type use cases return. Each variant has a stable `code` (API.md's snake_case
+//! codes) and an HTTP status; the http layer turns it into `{"error":{"code","message"}}`.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("this email domain does not belong to a supported campus")]
+    CampusNotSupported,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("this link is invalid or has expired; request a new one")]
+    InvalidToken,
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
+    #[error("verify your email address before signing in")]
+    EmailNotVerified,
+    #[error("sign in to continue")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Anything the client cannot fix. The detail is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidRequest(_) => "invalid_request",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::CampusNotSupported => "campus_not_supported",
+            AppError::WeakPassword(_) => "weak_password",
+            AppError::InvalidToken => "invalid_token",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::EmailNotVerified => "email_not_verified",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::NotFound => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidRequest(_) | AppError::InvalidToken => 400,
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::EmailNotVerified => 403,
+            AppError::NotFound => 404,
+            AppError::MethodNotAllowed => 405,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::UnsupportedMediaType => 415,
+            AppError::CampusNotSupported | AppError::WeakPassword(_) => 422,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::InvalidRequest(message.into())
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadCursor => AppError::invalid("cursor is invalid"),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

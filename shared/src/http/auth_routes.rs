@@ -1,0 +1,130 @@
+//! Handlers of API.md's Auth table: parse, call `AuthService`, shape the response.
+
+use super::cookies::{clearing_cookie, session_cookie, SessionCookie};
+use super::json::Json;
+use super::AppState;
+use crate::auth::{LicenseInput, Registration, SignIn};
+use crate::domain::license::ymd;
+use crate::error::AppError;
+use axum::extract::State;
+use axum::http::header::{SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use time::Date;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterBody {
+    email: String,
+    password: String,
+    name: String,
+    // `captchaToken` is accepted and ignored like any unknown field until captcha is configured.
+    license: Option<LicenseBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseBody {
+    legal_name: String,
+    number: String,
+    region: String,
+    #[serde(with = "ymd")]
+    expires_on: Date,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterBody>,
+) -> Result<Response, AppError> {
+    let registered = state
+        .auth
+        .register(Registration {
+            email: body.email,
+            password: body.password,
+            name: body.name,
+            license: body.license.map(|l| LicenseInput {
+                legal_name: l.legal_name,
+                number: l.number,
+                region: l.region,
+                expires_on: l.expires_on,
+            }),
+        })
+        .await?;
+    let mut body = json!({ "status": "verification_sent" });
+    if let Some(token) = registered.dev_verification_token {
+        body["devVerificationToken"] = token.expose().into();
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TokenBody {
+    token: String,
+}
+
+pub async fn verify_email(
+    State(state): State<AppState>,
+    Json(body): Json<TokenBody>,
+) -> Result<Response, AppError> {
+    state.auth.verify_email(&body.token).await?;
+    Ok(axum::Json(json!({ "verified": true })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EmailBody {
+    email: String,
+}
+
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    Json(body): Json<EmailBody>,
+) -> Result<Response, AppError> {
+    state.auth.resend_verification(&body.email).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "verification_sent" }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    remember_me: bool,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<SignInBody>,
+) -> Result<Response, AppError> {
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let signed_in = state
+        .auth
+        .sign_in(SignIn {
+            email: body.email,
+            password: body.password,
+            remember_me: body.remember_me,
+            user_agent,
+        })
+        .await?;
+    let cookie = session_cookie(signed_in.token.expose(), signed_in.remember_me);
+    Ok(([(SET_COOKIE, cookie)], axum::Json(json!({ "user": signed_in.user }))).into_response())
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+) -> Result<Response, AppError> {
+    let current = state.auth.session(&cookie).await?;
+    Ok(axum::Json(json!({ "user": current.user, "session": current.session })).into_response())
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+) -> Result<Response, AppError> {
+    state.auth.sign_out(&cookie).await?;
+    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response())
+}

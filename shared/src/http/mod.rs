@@ -1,0 +1,84 @@
+//! The HTTP layer every function shares: one axum `Router` per function (the same code runs in
+//! Lambda through `lambda_http` and in the local server, which merges them all).
+
+mod auth_routes;
+pub mod cookies;
+mod error;
+pub mod json;
+pub mod request_log;
+
+use crate::auth::AuthService;
+use crate::clock::Clock;
+use crate::config::AuthConfig;
+use crate::mail::Mailer;
+use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        config: AuthConfig,
+    ) -> Result<Self, String> {
+        Ok(AppState { auth: Arc::new(AuthService::new(store, mailer, clock, config)?) })
+    }
+}
+
+/// The Lambda functions; each serves a group of routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    Register,
+    VerifyEmail,
+    Signin,
+    Session,
+}
+
+impl Function {
+    pub const ALL: [Function; 4] =
+        [Function::Register, Function::VerifyEmail, Function::Signin, Function::Session];
+
+    /// The function's binary (and `events/` directory) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Register => "register",
+            Function::VerifyEmail => "verify-email",
+            Function::Signin => "signin",
+            Function::Session => "session",
+        }
+    }
+
+    fn routes(self) -> Router<AppState> {
+        use auth_routes as a;
+        match self {
+            Function::Register => Router::new().route("/api/auth/register", post(a::register)),
+            Function::VerifyEmail => Router::new()
+                .route("/api/auth/verify-email", post(a::verify_email))
+                .route("/api/auth/resend-verification", post(a::resend_verification)),
+            Function::Signin => Router::new().route("/api/auth/signin", post(a::sign_in)),
+            Function::Session => Router::new()
+                .route("/api/auth/session", get(a::session))
+                .route("/api/auth/signout", post(a::sign_out)),
+        }
+    }
+}
+
+/// The router for some functions, with the shared error handling, limits and request log.
+pub fn router(state: AppState, functions: &[Function]) -> Router {
+    functions
+        .iter()
+        .fold(Router::new(), |router, f| router.merge(f.routes()))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_log::request_log))
+        .with_state(state)
+}

@@ -1,0 +1,26 @@
+//! The mail port. Adapters: `ses` (production, SESv2) and `outbox` (local: `.eml` files).
+
+pub mod outbox;
+pub mod ses;
+pub mod templates;
+
+use async_trait::async_trait;
+
+/// One message to one recipient, with both a plain-text and an HTML body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Sending failed; the text is for logs only (it never holds the message body).
+#[derive(Debug, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    async fn send(&self, message: &Message) -> Result<(), MailError>;
+}

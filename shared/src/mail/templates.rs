@@ -1,0 +1,99 @@
+//! The messages the auth flow sends, as plain text and HTML built in code. Names are escaped in
+//! HTML; links use the configured app URL, never a request's Host header.
+
+use super::Message;
+use crate::domain::secret::Secret;
+
+const PRODUCT: &str = "Campus Carpool";
+
+pub fn verification(app_url: &str, to: &str, name: &str, token: &Secret, valid_for_hours: i64) -> Message {
+    let link = format!("{}/verify-email?token={}", app_url.trim_end_matches('/'), token.expose());
+    let text = format!(
+        "Hi {name},\n\n\
+         Confirm your email address to finish signing up for {PRODUCT}:\n\n\
+         {link}\n\n\
+         The link works once and expires in {valid_for_hours} hours.\n\
+         If you did not sign up, ignore this message: no account is created without it.\n"
+    );
+    let html = page(&format!(
+        "<p>Hi {name},</p>\
+         <p>Confirm your email address to finish signing up for {PRODUCT}:</p>\
+         <p><a href=\"{link}\">Verify my email</a></p>\
+         <p>Or paste this link into your browser:<br>{link}</p>\
+         <p>The link works once and expires in {valid_for_hours} hours. If you did not sign up, \
+         ignore this message.</p>",
+        name = escape(name),
+        link = escape(&link),
+    ));
+    Message { to: to.to_owned(), subject: format!("Verify your email for {PRODUCT}"), text, html }
+}
+
+pub fn already_registered(app_url: &str, to: &str, name: &str) -> Message {
+    let base = app_url.trim_end_matches('/');
+    let (signin, forgot) = (format!("{base}/signin"), format!("{base}/forgot-password"));
+    let text = format!(
+        "Hi {name},\n\n\
+         Someone tried to create a {PRODUCT} account with this email address, which already has one.\n\n\
+         If it was you, sign in at {signin}\n\
+         or reset your password at {forgot}\n\
+         If you have not verified your address yet, you can ask for a new verification link on the \
+         sign-in page.\n\n\
+         If it was not you, nothing changed and you can ignore this message.\n"
+    );
+    let html = page(&format!(
+        "<p>Hi {name},</p>\
+         <p>Someone tried to create a {PRODUCT} account with this email address, which already has one.</p>\
+         <p>If it was you, <a href=\"{signin}\">sign in</a> or <a href=\"{forgot}\">reset your password</a>. \
+         If you have not verified your address yet, you can ask for a new verification link on the \
+         sign-in page.</p>\
+         <p>If it was not you, nothing changed and you can ignore this message.</p>",
+        name = escape(name),
+        signin = escape(&signin),
+        forgot = escape(&forgot),
+    ));
+    Message { to: to.to_owned(), subject: format!("Your {PRODUCT} account"), text, html }
+}
+
+fn page(body: &str) -> String {
+    format!("<!doctype html><html><body style=\"font-family:sans-serif\">{body}</body></html>")
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::secret::new_token;
+
+    #[test]
+    fn verification_link_in_both_bodies() {
+        let token = new_token();
+        let m = verification("https://app.example.edu/", "a@example.edu", "<Al & Bo>", &token, 24);
+        let link = format!("https://app.example.edu/verify-email?token={}", token.expose());
+        assert!(m.text.contains(&link) && m.html.contains(&link));
+        assert!(m.html.contains("&lt;Al &amp; Bo&gt;") && !m.html.contains("<Al"));
+        assert!(m.text.contains("24 hours"));
+        assert_eq!(m.to, "a@example.edu");
+    }
+
+    #[test]
+    fn already_registered_has_no_token_and_points_to_recovery() {
+        let m = already_registered("https://app.example.edu", "a@example.edu", "Al");
+        assert!(!m.text.contains("token="));
+        assert!(m.text.contains("https://app.example.edu/signin"));
+        assert!(m.html.contains("https://app.example.edu/forgot-password"));
+    }
+}

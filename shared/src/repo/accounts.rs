@@ -1,0 +1,110 @@
+//! Users, their driver profiles and the email claims that keep emails unique.
+
+use super::{from_item, to_attrs};
+use crate::domain::email::Email;
+use crate::domain::license::License;
+use crate::store::{Attrs, Cond, Item, Key, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use ulid::Ulid;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub id: Ulid,
+    pub email: String,
+    pub name: String,
+    pub campus_id: String,
+    /// argon2id PHC string (or a legacy bcrypt hash until the next sign-in).
+    pub password_hash: String,
+    pub email_verified: bool,
+    #[serde(default)]
+    pub two_factor_enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    #[default]
+    None,
+    PendingReview,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverRecord {
+    pub capability: Capability,
+    pub available: bool,
+    pub license: Option<License>,
+}
+
+pub fn user_key(id: Ulid) -> Key {
+    Key::new(format!("USER#{id}"), "PROFILE")
+}
+
+pub fn driver_key(id: Ulid) -> Key {
+    Key::new(format!("USER#{id}"), "DRIVER")
+}
+
+/// Keyed by the normalised email (see `Email::parse`).
+fn email_key(email: &str) -> Key {
+    Key::new(format!("EMAIL#{email}"), "EMAIL")
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmailClaim {
+    user_id: Ulid,
+}
+
+/// The writes that create an account: the email claim first (its condition failing means the
+/// email is taken), then the user and their driver profile. Callers may append more writes.
+pub fn create_writes(user: &UserRecord, driver: &DriverRecord) -> Vec<Write> {
+    vec![
+        Write::Put {
+            item: Item::new(email_key(&user.email), to_attrs(&EmailClaim { user_id: user.id })),
+            cond: Cond::NotExists,
+        },
+        Write::Put { item: Item::new(user_key(user.id), to_attrs(user)), cond: Cond::NotExists },
+        Write::Put { item: Item::new(driver_key(user.id), to_attrs(driver)), cond: Cond::NotExists },
+    ]
+}
+
+/// Position of the email claim in `create_writes`.
+pub const EMAIL_CLAIM_WRITE: usize = 0;
+
+pub async fn user_id_for_email(store: &dyn Store, email: &Email) -> Result<Option<Ulid>, StoreError> {
+    let Some(item) = store.get(&email_key(email.as_str())).await? else { return Ok(None) };
+    Ok(Some(from_item::<EmailClaim>(&item)?.user_id))
+}
+
+/// A user with their driver profile, in one round trip.
+pub async fn user_with_driver(
+    store: &dyn Store,
+    id: Ulid,
+) -> Result<Option<(UserRecord, DriverRecord)>, StoreError> {
+    let items = store.get_many(&[user_key(id), driver_key(id)]).await?;
+    decode_user_with_driver(&items[0], &items[1])
+}
+
+pub(crate) fn decode_user_with_driver(
+    user: &Option<Item>,
+    driver: &Option<Item>,
+) -> Result<Option<(UserRecord, DriverRecord)>, StoreError> {
+    let Some(user) = user else { return Ok(None) };
+    let driver = match driver {
+        Some(item) => from_item(item)?,
+        None => DriverRecord::default(),
+    };
+    Ok(Some((from_item(user)?, driver)))
+}
+
+/// Sets some attributes of an existing user (fails with ConditionFailed if the user is gone).
+pub fn update_user(id: Ulid, set: Attrs) -> Write {
+    Write::Update { key: user_key(id), set, expires_at: None, cond: Cond::Exists }
+}

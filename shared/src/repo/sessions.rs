@@ -1,0 +1,77 @@
+//! Server-side sessions, stored in the user's partition under the digest of the cookie token.
+//! The token embeds the user id, so a session check reads user, driver profile and session in a
+//! single `get_many`.
+
+use super::accounts::{decode_user_with_driver, driver_key, user_key, DriverRecord, UserRecord};
+use super::{from_item, to_attrs};
+use crate::store::{attrs, Cond, Item, Key, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use ulid::Ulid;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    /// Public id (shown in session lists); never the token.
+    pub id: Ulid,
+    pub user_id: Ulid,
+    pub remember_me: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+}
+
+pub fn session_key(user: Ulid, digest: &str) -> Key {
+    Key::new(format!("USER#{user}"), format!("SESSION#{digest}"))
+}
+
+pub fn put(digest: &str, session: &SessionRecord) -> Write {
+    Write::Put {
+        item: Item::new(session_key(session.user_id, digest), to_attrs(session))
+            .expiring(session.expires_at.unix_timestamp()),
+        cond: Cond::NotExists,
+    }
+}
+
+pub struct Loaded {
+    pub user: UserRecord,
+    pub driver: DriverRecord,
+    pub session: SessionRecord,
+}
+
+/// The session with its user, or `None` when either is missing or expired.
+pub async fn load(store: &dyn Store, user: Ulid, digest: &str) -> Result<Option<Loaded>, StoreError> {
+    let items = store.get_many(&[session_key(user, digest), user_key(user), driver_key(user)]).await?;
+    let Some(session_item) = &items[0] else { return Ok(None) };
+    let session: SessionRecord = from_item(session_item)?;
+    let Some((user_record, driver)) = decode_user_with_driver(&items[1], &items[2])? else {
+        return Ok(None);
+    };
+    // The key already ties the session to this user; a mismatch would be a corrupt record.
+    if session.user_id != user_record.id {
+        return Ok(None);
+    }
+    Ok(Some(Loaded { user: user_record, driver, session }))
+}
+
+/// Records activity and moves the expiry (sliding sessions); fails if the session is gone.
+pub fn touch(user: Ulid, digest: &str, now: OffsetDateTime, expires_at: OffsetDateTime) -> Write {
+    Write::Update {
+        key: session_key(user, digest),
+        set: attrs([("lastSeenAt", rfc3339(now).into()), ("expiresAt", rfc3339(expires_at).into())]),
+        expires_at: Some(expires_at.unix_timestamp()),
+        cond: Cond::Exists,
+    }
+}
+
+pub fn delete(user: Ulid, digest: &str) -> Write {
+    Write::Delete { key: session_key(user, digest), cond: Cond::Exists }
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).expect("UTC times format as RFC 3339")
+}

@@ -1,0 +1,48 @@
+//! Single-use tokens (email verification; password reset later), stored under their digest with
+//! an expiry. Consuming one deletes it with a condition, so concurrent uses cannot both succeed.
+
+use super::{from_item, to_attrs};
+use crate::domain::secret::Secret;
+use crate::store::{Cond, Item, Key, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    VerifyEmail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRecord {
+    pub purpose: Purpose,
+    pub user_id: Ulid,
+}
+
+pub fn token_key(secret: &Secret) -> Key {
+    Key::new(format!("TOKEN#{}", secret.digest()), "TOKEN")
+}
+
+pub fn put(secret: &Secret, record: &TokenRecord, expires_at: i64) -> Write {
+    Write::Put {
+        item: Item::new(token_key(secret), to_attrs(record)).expiring(expires_at),
+        cond: Cond::NotExists,
+    }
+}
+
+/// A live token of the given purpose.
+pub async fn find(
+    store: &dyn Store,
+    secret: &Secret,
+    purpose: Purpose,
+) -> Result<Option<TokenRecord>, StoreError> {
+    let Some(item) = store.get(&token_key(secret)).await? else { return Ok(None) };
+    let record: TokenRecord = from_item(&item)?;
+    Ok((record.purpose == purpose).then_some(record))
+}
+
+/// The write that uses a token up; it fails if someone used it first or it expired meanwhile.
+pub fn consume(secret: &Secret) -> Write {
+    Write::Delete { key: token_key(secret), cond: Cond::Exists }
+}

@@ -1,0 +1,495 @@
+//! The production store: one DynamoDB table (`pk`/`sk`, index `gsi1`, TTL attribute `ttl`).
+//! Every port call is exactly one DynamoDB request (plus bounded retries), reads are strongly
+//! consistent, and conditions are DynamoDB condition expressions, so they hold under concurrency.
+
+use super::{Attrs, Cond, Cursor, Index, Item, Key, Page, Query, SkRange, Store, StoreError, Write};
+use crate::clock::Clock;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Av = HashMap<String, AttributeValue>;
+
+const GSI1: &str = "gsi1";
+/// Attempts of a transaction that DynamoDB cancelled for a conflict with another one.
+const CONFLICT_ATTEMPTS: u32 = 4;
+/// Attempts at keys a BatchGetItem left unprocessed (throttling).
+const BATCH_ATTEMPTS: u32 = 5;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        DynamoStore { client, table: table.into(), clock }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.epoch_seconds()
+    }
+}
+
+/// Creates the table as `template.yaml` declares it (tests and local tooling; production tables
+/// come from the template).
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(sdk_build)
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(sdk_build)
+    };
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name(GSI1)
+        .key_schema(key("gsi1pk", KeyType::Hash)?)
+        .key_schema(key("gsi1sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(sdk_build)?;
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![attr("pk")?, attr("sk")?, attr("gsi1pk")?, attr("gsi1sk")?]))
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await
+        .map_err(sdk)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .map_err(sdk_build)?,
+        )
+        .send()
+        .await
+        .map_err(sdk)?;
+    Ok(())
+}
+
+fn sdk<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+fn sdk_build(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn key_av(key: &Key) -> Av {
+    HashMap::from([("pk".to_owned(), s(&key.pk)), ("sk".to_owned(), s(&key.sk))])
+}
+
+fn to_av(item: &Item) -> Result<Av, StoreError> {
+    let mut av: Av =
+        serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    av.extend(key_av(&item.key));
+    if let Some(g) = &item.gsi1 {
+        av.insert("gsi1pk".into(), s(&g.pk));
+        av.insert("gsi1sk".into(), s(&g.sk));
+    }
+    if let Some(at) = item.expires_at {
+        av.insert("ttl".into(), AttributeValue::N(at.to_string()));
+    }
+    Ok(av)
+}
+
+fn text(av: &mut Av, name: &str) -> Option<String> {
+    match av.remove(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn from_av(mut av: Av) -> Result<Item, StoreError> {
+    let corrupt = || StoreError::Unavailable("item without string pk/sk".into());
+    let key =
+        Key { pk: text(&mut av, "pk").ok_or_else(corrupt)?, sk: text(&mut av, "sk").ok_or_else(corrupt)? };
+    let gsi1 = match (text(&mut av, "gsi1pk"), text(&mut av, "gsi1sk")) {
+        (Some(pk), Some(sk)) => Some(Key { pk, sk }),
+        _ => None,
+    };
+    let expires_at = match av.remove("ttl") {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
+    let attrs: Attrs = serde_dynamo::from_item(av).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(Item { key, gsi1, expires_at, attrs })
+}
+
+/// A condition expression with the names and values it uses.
+#[derive(Default)]
+struct Expr {
+    text: Option<String>,
+    names: HashMap<String, String>,
+    values: Av,
+}
+
+/// Expired items count as absent, in conditions as on reads.
+fn condition(cond: Cond, now: i64) -> Expr {
+    let text = match cond {
+        Cond::Always => return Expr::default(),
+        Cond::NotExists => "attribute_not_exists(pk) OR #ttl <= :now",
+        Cond::Exists => "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)",
+    };
+    Expr {
+        text: Some(text.to_owned()),
+        names: HashMap::from([("#ttl".to_owned(), "ttl".to_owned())]),
+        values: HashMap::from([(":now".to_owned(), AttributeValue::N(now.to_string()))]),
+    }
+}
+
+fn opt<T: Clone + Default + PartialEq>(m: T) -> Option<T> {
+    (m != T::default()).then_some(m)
+}
+
+/// `SET #a0 = :a0, ...` for an update, merged with the condition's names and values.
+fn update_expr(set: &Attrs, expires_at: Option<i64>, cond: Expr) -> Result<(String, Expr), StoreError> {
+    let mut expr = cond;
+    let mut clauses = Vec::new();
+    let values: Av = serde_dynamo::to_item(set).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    for (i, (name, value)) in values.into_iter().enumerate() {
+        expr.names.insert(format!("#a{i}"), name);
+        expr.values.insert(format!(":a{i}"), value);
+        clauses.push(format!("#a{i} = :a{i}"));
+    }
+    if let Some(at) = expires_at {
+        expr.names.insert("#ttl".into(), "ttl".into());
+        expr.values.insert(":ttl".into(), AttributeValue::N(at.to_string()));
+        clauses.push("#ttl = :ttl".into());
+    }
+    if clauses.is_empty() {
+        // Nothing to set: a no-op that still checks the condition.
+        expr.names.insert("#pk".into(), "pk".into());
+        clauses.push("#pk = #pk".into());
+    }
+    Ok((format!("SET {}", clauses.join(", ")), expr))
+}
+
+fn encode_cursor(key: &Av) -> Result<Cursor, StoreError> {
+    let flat: HashMap<&str, &str> =
+        key.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
+    let json = serde_json::to_vec(&flat).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(Cursor(B64.encode(json)))
+}
+
+fn decode_cursor(cursor: &Cursor, index: Option<Index>) -> Result<Av, StoreError> {
+    let json = B64.decode(&cursor.0).map_err(|_| StoreError::BadCursor)?;
+    let flat: HashMap<String, String> = serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
+    let expected: &[&str] = match index {
+        None => &["pk", "sk"],
+        Some(Index::Gsi1) => &["pk", "sk", "gsi1pk", "gsi1sk"],
+    };
+    if flat.len() != expected.len() || !expected.iter().all(|k| flat.contains_key(*k)) {
+        return Err(StoreError::BadCursor);
+    }
+    Ok(flat.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_av(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let now = self.now();
+        match out.item {
+            Some(av) => Ok(Some(from_av(av)?).filter(|i| i.is_live(now))),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Av> = chunk.iter().map(key_av).collect();
+            // BatchGetItem rejects duplicate keys.
+            pending.sort_by_key(|k| (k["pk"].as_s().ok().cloned(), k["sk"].as_s().ok().cloned()));
+            pending.dedup();
+            for attempt in 0..BATCH_ATTEMPTS {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(sdk_build)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                for av in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    let item = from_av(av)?;
+                    found.insert(item.key.clone(), item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt + 1 == BATCH_ATTEMPTS {
+                    return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+        let now = self.now();
+        Ok(keys.iter().map(|k| found.get(k).filter(|i| i.is_live(now)).cloned()).collect())
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        let (pk_name, sk_name) = match q.index {
+            None => ("pk", "sk"),
+            Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
+        };
+        let mut values: Av = HashMap::from([(":pk".to_owned(), s(&q.pk))]);
+        let sk_clause = match &q.sk {
+            SkRange::All => String::new(),
+            SkRange::Prefix(p) => {
+                values.insert(":p".into(), s(p));
+                " AND begins_with(#sk, :p)".into()
+            }
+            SkRange::Between(a, b) => {
+                values.insert(":a".into(), s(a));
+                values.insert(":b".into(), s(b));
+                " AND #sk BETWEEN :a AND :b".into()
+            }
+        };
+        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
+        if !sk_clause.is_empty() {
+            names.insert("#sk".into(), sk_name.into());
+        }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(format!("#pk = :pk{sk_clause}"))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(!q.descending)
+            .limit(i32::try_from(q.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(q.after.as_ref().map(|c| decode_cursor(c, q.index)).transpose()?);
+        request = match q.index {
+            None => request.consistent_read(true),
+            Some(Index::Gsi1) => request.index_name(GSI1),
+        };
+        let out = request.send().await.map_err(sdk)?;
+        let now = self.now();
+        let mut page = Page::default();
+        for av in out.items.unwrap_or_default() {
+            let item = from_av(av)?;
+            if item.is_live(now) {
+                page.items.push(item);
+            }
+        }
+        page.next = out.last_evaluated_key.as_ref().map(encode_cursor).transpose()?;
+        Ok(page)
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let now = self.now();
+        match writes.as_slice() {
+            [] => Ok(()),
+            [Write::Put { item, cond }] => {
+                let c = condition(*cond, now);
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(to_av(item)?))
+                    .set_condition_expression(c.text)
+                    .set_expression_attribute_names(opt(c.names))
+                    .set_expression_attribute_values(opt(c.values))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(single_write_error)
+            }
+            [Write::Update { key, set, expires_at, cond }] => {
+                let (update, c) = update_expr(set, *expires_at, condition(*cond, now))?;
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_av(key)))
+                    .update_expression(update)
+                    .set_condition_expression(c.text)
+                    .set_expression_attribute_names(opt(c.names))
+                    .set_expression_attribute_values(opt(c.values))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(single_write_error)
+            }
+            [Write::Delete { key, cond }] => {
+                let c = condition(*cond, now);
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_av(key)))
+                    .set_condition_expression(c.text)
+                    .set_expression_attribute_names(opt(c.names))
+                    .set_expression_attribute_values(opt(c.values))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(single_write_error)
+            }
+            _ => self.transact(&writes, now).await,
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn transact(&self, writes: &[Write], now: i64) -> Result<(), StoreError> {
+        let items = writes.iter().map(|w| self.transact_item(w, now)).collect::<Result<Vec<_>, _>>()?;
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result =
+                self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let Err(e) = result else { return Ok(()) };
+            let reasons = e
+                .as_service_error()
+                .and_then(|s| match s {
+                    TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                    _ => None,
+                })
+                .map(|c| {
+                    c.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_owned())
+                        .collect::<Vec<_>>()
+                });
+            match reasons {
+                Some(codes) => {
+                    if let Some(index) = codes.iter().position(|c| c == "ConditionalCheckFailed") {
+                        return Err(StoreError::ConditionFailed { index });
+                    }
+                    let conflict = codes.iter().any(|c| c == "TransactionConflict");
+                    if !conflict || attempt + 1 == CONFLICT_ATTEMPTS {
+                        return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                None => return Err(sdk(e)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn transact_item(&self, write: &Write, now: i64) -> Result<TransactWriteItem, StoreError> {
+        let c = condition(write.cond(), now);
+        let item = match write {
+            Write::Put { item, .. } => TransactWriteItem::builder().put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_av(item)?))
+                    .set_condition_expression(c.text)
+                    .set_expression_attribute_names(opt(c.names))
+                    .set_expression_attribute_values(opt(c.values))
+                    .build()
+                    .map_err(sdk_build)?,
+            ),
+            Write::Update { key, set, expires_at, .. } => {
+                let (update, c) = update_expr(set, *expires_at, c)?;
+                TransactWriteItem::builder().update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_av(key)))
+                        .update_expression(update)
+                        .set_condition_expression(c.text)
+                        .set_expression_attribute_names(opt(c.names))
+                        .set_expression_attribute_values(opt(c.values))
+                        .build()
+                        .map_err(sdk_build)?,
+                )
+            }
+            Write::Delete { key, .. } => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_av(key)))
+                    .set_condition_expression(c.text)
+                    .set_expression_attribute_names(opt(c.names))
+                    .set_expression_attribute_values(opt(c.values))
+                    .build()
+                    .map_err(sdk_build)?,
+            ),
+            Write::Check { key, .. } => {
+                // A check needs a condition; `Always` becomes a trivially true one.
+                let c = if c.text.is_some() {
+                    c
+                } else {
+                    Expr {
+                        text: Some("attribute_not_exists(pk) OR attribute_exists(pk)".into()),
+                        ..Expr::default()
+                    }
+                };
+                TransactWriteItem::builder().condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_av(key)))
+                        .set_condition_expression(c.text)
+                        .set_expression_attribute_names(opt(c.names))
+                        .set_expression_attribute_values(opt(c.values))
+                        .build()
+                        .map_err(sdk_build)?,
+                )
+            }
+        };
+        Ok(item.build())
+    }
+}
+
+fn single_write_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException") {
+        StoreError::ConditionFailed { index: 0 }
+    } else {
+        sdk(e)
+    }
+}
+
+/// 20 ms, 40 ms, 80 ms ... with jitter, so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base = 20u64 << attempt.min(5);
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    Duration::from_millis(base + u64::from(jitter[0]) % base)
+}

@@ -1,0 +1,56 @@
+//! Every sample event in `events/<function>/` goes through that function's router as Lambda
+//! would deliver it (API Gateway HTTP API payload 2.0, parsed by `lambda_http`).
+
+mod support;
+
+use axum::http::StatusCode;
+use carpool::clock::ManualClock;
+use carpool::config::AuthConfig;
+use carpool::http::{router, AppState, Function};
+use carpool::mail::outbox::OutboxMailer;
+use carpool::repo::campuses;
+use std::path::Path;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn every_event_reaches_its_handler() {
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let clock = Arc::new(ManualClock::starting_now());
+    let (store, dir) = support::embedded_store(clock.clone());
+    let store = Arc::new(store);
+    let demo = include_str!("../../infra/campuses.json");
+    campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
+    let mailer =
+        Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap());
+    let state =
+        AppState::new(store, mailer, clock, AuthConfig::local("https://carpool.example.edu")).unwrap();
+
+    let mut seen = 0;
+    for function in Function::ALL {
+        let app = router(state.clone(), &[function]);
+        let dir = events.join(function.name());
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no events for {}", function.name());
+        for file in files {
+            let json = std::fs::read_to_string(&file).unwrap();
+            let request = lambda_http::request::from_str(&json)
+                .unwrap_or_else(|e| panic!("{} does not parse: {e}", file.display()));
+            let response = app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            assert!(
+                status != StatusCode::NOT_FOUND
+                    && status != StatusCode::METHOD_NOT_ALLOWED
+                    && !status.is_server_error(),
+                "{} answered {status}",
+                file.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "only {seen} events");
+}

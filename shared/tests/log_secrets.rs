@@ -1,0 +1,99 @@
+//! Passwords, tokens and session cookies never reach the logs. The whole flow runs under the
+//! production JSON subscriber writing into a buffer, which is then searched for every secret.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use carpool::auth::hashing::Argon2Params;
+use carpool::clock::ManualClock;
+use carpool::config::AuthConfig;
+use carpool::http::{router, AppState, Function};
+use carpool::mail::outbox::OutboxMailer;
+use carpool::repo::campuses;
+use carpool::store::embedded::EmbeddedStore;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_is_logged() {
+    let logs = Buffer::default();
+    tracing::subscriber::set_global_default(carpool::telemetry::subscriber(logs.clone())).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(EmbeddedStore::open(dir.path(), clock.clone()).unwrap());
+    let demo = include_str!("../../infra/campuses.json");
+    campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
+    let mailer =
+        Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap());
+    let mut config = AuthConfig::local("https://carpool.example.edu");
+    config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    let app = router(AppState::new(store, mailer, clock, config).unwrap(), &Function::ALL);
+
+    let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
+        let mut req =
+            Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let app = app.clone();
+        let req = req.body(Body::from(body.to_string())).unwrap();
+        async move { app.oneshot(req).await.unwrap() }
+    };
+    let password = "zebra quartz lantern 4417";
+    let wrong = "wrong-password-9981";
+    let email = "logtest@example.edu";
+
+    let reg = call(
+        "POST",
+        "/api/auth/register",
+        json!({"email": email, "password": password, "name": "Log Test"}),
+        None,
+    )
+    .await;
+    let body: Value =
+        serde_json::from_slice(&axum::body::to_bytes(reg.into_body(), usize::MAX).await.unwrap()).unwrap();
+    let token = body["devVerificationToken"].as_str().unwrap().to_owned();
+    call("POST", "/api/auth/resend-verification", json!({"email": email}), None).await;
+    call("POST", "/api/auth/verify-email", json!({"token": token}), None).await;
+    call("POST", "/api/auth/signin", json!({"email": email, "password": wrong}), None).await;
+    let signin = call("POST", "/api/auth/signin", json!({"email": email, "password": password}), None).await;
+    assert_eq!(signin.status(), StatusCode::OK);
+    let cookie = signin.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session_token = cookie.trim_start_matches("__Host-session=").to_owned();
+    call("GET", "/api/auth/session", Value::Null, Some(cookie.clone())).await;
+    call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    assert_eq!(requests.len(), 7, "one line per request");
+    assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
+    for secret in [password, wrong, token.as_str(), session_token.as_str()] {
+        assert!(!text.contains(secret), "a secret reached the logs");
+    }
+    // The outbox did log its one line per message, without the token.
+    assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
+}
