@@ -99,6 +99,7 @@ impl App {
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
         assert!(headers.contains_key("x-request-id"), "every response has a request id");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         Reply { status, headers, body }
     }
 

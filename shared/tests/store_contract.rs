@@ -135,6 +135,13 @@ async fn update_merges_and_respects_conditions(c: Ctx) {
     assert_eq!(got.attrs, attrs([("keep", 1.into()), ("change", "new".into()), ("added", json!([1, 2]))]));
     assert_eq!(got.expires_at, Some(at));
 
+    // Nothing to set: only the condition is checked.
+    let empty =
+        |k: &str| Write::Update { key: key("u", k), set: attrs([]), expires_at: None, cond: Cond::Exists };
+    c.store.write(vec![empty("1")]).await.unwrap();
+    assert!(matches!(c.store.write(vec![empty("3")]).await, Err(StoreError::ConditionFailed { index: 0 })));
+    assert_eq!(c.store.get(&key("u", "1")).await.unwrap().unwrap().attrs["change"], "new");
+
     let missing = Write::Update {
         key: key("u", "2"),
         set: attrs([("a", 1.into())]),

@@ -13,6 +13,9 @@ use crate::config::AuthConfig;
 use crate::mail::Mailer;
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
@@ -71,6 +74,12 @@ impl Function {
     }
 }
 
+/// Auth responses carry personal data and cookies: no browser or proxy may cache them.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The router for some functions, with the shared error handling, limits and request log.
 pub fn router(state: AppState, functions: &[Function]) -> Router {
     functions
@@ -79,6 +88,7 @@ pub fn router(state: AppState, functions: &[Function]) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(no_store))
         .layer(axum::middleware::from_fn(request_log::request_log))
         .with_state(state)
 }

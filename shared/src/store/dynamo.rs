@@ -184,11 +184,6 @@ fn update_expr(set: &Attrs, expires_at: Option<i64>, cond: Expr) -> Result<(Stri
         expr.values.insert(":ttl".into(), AttributeValue::N(at.to_string()));
         clauses.push("#ttl = :ttl".into());
     }
-    if clauses.is_empty() {
-        // Nothing to set: a no-op that still checks the condition.
-        expr.names.insert("#pk".into(), "pk".into());
-        clauses.push("#pk = #pk".into());
-    }
     Ok((format!("SET {}", clauses.join(", ")), expr))
 }
 
@@ -325,6 +320,7 @@ impl Store for DynamoStore {
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let now = self.now();
+        let writes: Vec<Write> = writes.into_iter().map(Write::normalised).collect();
         match writes.as_slice() {
             [] => Ok(()),
             [Write::Put { item, cond }] => {

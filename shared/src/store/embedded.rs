@@ -1,27 +1,34 @@
 //! The embedded store for local mode: a single `redb` file under the data directory. redb commits
-//! are atomic and durable (copy-on-write B-trees, fsync on commit), so data survives restarts and
-//! a crash mid-write leaves the last committed state, never a corrupt file. redb runs one write
-//! transaction at a time, which makes every condition check race-free.
+//! are atomic and durable (copy-on-write B-trees, fsync on commit with the default
+//! `Durability::Immediate`), so data survives restarts and a crash mid-write leaves the last
+//! committed state, never a corrupt file. redb runs one write transaction at a time, which makes
+//! every condition check race-free.
 //!
-//! Layout: `items` maps (pk, sk) to the JSON of the rest of the item; `gsi1` maps
-//! (gsi1pk, gsi1sk + NUL + pk + NUL + sk) to the base key, so index queries are range reads.
+//! Layout: `items` maps (pk, sk) to the JSON of the rest of the item; `gsi1` holds one key
+//! (gsi1pk, gsi1sk, pk, sk) per indexed item, maintained in the same transaction as the item, so
+//! index queries are range reads in DynamoDB's order (ties on gsi1sk broken by the base key).
+//!
+//! Expired items stay in the file (nothing sweeps them, as DynamoDB's TTL deletion is lazy too);
+//! every read and condition treats them as absent, and an `Update` merges into them as DynamoDB's
+//! UpdateItem does into an item its TTL process has not deleted yet.
 
-use super::{Cond, Cursor, Index, Item, Key, Page, Query, SkRange, Store, StoreError, Write};
+use super::{Attrs, Cond, Cursor, Index, Item, Key, Page, Query, SkRange, Store, StoreError, Write};
 use crate::clock::Clock;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, StorageError, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 
-type Table = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
-const ITEMS: Table = TableDefinition::new("items");
-const GSI1: Table = TableDefinition::new("gsi1");
-/// Sorts after every character our keys use; closes prefix ranges.
-const MAX_CHAR: char = char::MAX;
+type BaseKey = (&'static str, &'static str);
+const ITEMS: TableDefinition<BaseKey, &[u8]> = TableDefinition::new("items");
+const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
+/// DynamoDB's cap on the operations of one transaction, enforced here too so local mode catches
+/// a caller that would fail in the cloud.
+const MAX_WRITES: usize = 100;
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -30,25 +37,30 @@ pub struct EmbeddedStore {
 }
 
 /// An item as stored under its key.
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct Stored {
     gsi1: Option<(String, String)>,
     expires_at: Option<i64>,
-    attrs: super::Attrs,
+    attrs: Attrs,
 }
 
 impl Stored {
-    fn into_item(self, key: Key) -> Item {
-        Item {
-            key,
-            gsi1: self.gsi1.map(|(pk, sk)| Key { pk, sk }),
-            expires_at: self.expires_at,
-            attrs: self.attrs,
-        }
+    fn decode(bytes: &[u8]) -> Result<Stored, StoreError> {
+        serde_json::from_slice(bytes).map_err(err)
     }
 
     fn is_live(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|at| at > now)
+    }
+
+    /// The item under `key`, or `None` when it has expired.
+    fn live(self, now: i64, key: Key) -> Option<Item> {
+        self.is_live(now).then(|| Item {
+            key,
+            gsi1: self.gsi1.map(|(pk, sk)| Key { pk, sk }),
+            expires_at: self.expires_at,
+            attrs: self.attrs,
+        })
     }
 }
 
@@ -56,8 +68,9 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("embedded store: {e}"))
 }
 
-fn gsi_sk(gsi_sk: &str, key: &Key) -> String {
-    format!("{gsi_sk}\0{}\0{}", key.pk, key.sk)
+fn load(table: &impl ReadableTable<BaseKey, &'static [u8]>, key: &Key) -> Result<Option<Stored>, StoreError> {
+    let raw = table.get((key.pk.as_str(), key.sk.as_str())).map_err(err)?;
+    raw.map(|raw| Stored::decode(raw.value())).transpose()
 }
 
 impl EmbeddedStore {
@@ -71,46 +84,13 @@ impl EmbeddedStore {
         txn.commit().map_err(err)?;
         Ok(EmbeddedStore { db: Arc::new(db), clock })
     }
-
-    fn read_live(
-        &self,
-        table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
-        key: &Key,
-        now: i64,
-    ) -> Result<Option<Item>, StoreError> {
-        let Some(raw) = table.get((key.pk.as_str(), key.sk.as_str())).map_err(err)? else {
-            return Ok(None);
-        };
-        let stored: Stored = serde_json::from_slice(raw.value()).map_err(err)?;
-        Ok(stored.is_live(now).then(|| stored.into_item(key.clone())))
-    }
 }
 
-/// Bounds on the second key component for a query (before any cursor).
-fn bounds(sk: &SkRange, on_index: bool) -> (Bound<String>, Bound<String>) {
-    match sk {
-        SkRange::All => (Bound::Unbounded, Bound::Unbounded),
-        SkRange::Prefix(p) => (Bound::Included(p.clone()), Bound::Included(format!("{p}{MAX_CHAR}"))),
-        // Index keys carry NUL + base key after the sort key, so "b\0..." must stay inside.
-        SkRange::Between(a, b) if on_index => {
-            (Bound::Included(a.clone()), Bound::Excluded(format!("{b}\u{1}")))
-        }
-        SkRange::Between(a, b) => (Bound::Included(a.clone()), Bound::Included(b.clone())),
-    }
-}
-
-fn encode_cursor(sk: &str) -> Cursor {
-    Cursor(B64.encode(sk.as_bytes()))
-}
-
-fn decode_cursor(cursor: &Cursor) -> Result<String, StoreError> {
-    let bytes = B64.decode(&cursor.0).map_err(|_| StoreError::BadCursor)?;
-    String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)
-}
-
+// Reads run inline on the async worker: a redb reader works on an MVCC snapshot and never waits
+// for the writer, and a lookup or a page of a range is a few B-tree page reads, mostly from
+// redb's cache, so it costs less than a hop to the blocking pool. Writes fsync, so they do hop.
 #[async_trait]
 impl Store for EmbeddedStore {
-    // Reads are short in-memory B-tree lookups (MVCC, never blocked by the writer): done inline.
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         Ok(self.get_many(std::slice::from_ref(key)).await?.pop().flatten())
     }
@@ -118,152 +98,230 @@ impl Store for EmbeddedStore {
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
         let now = self.clock.epoch_seconds();
         let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(ITEMS).map_err(err)?;
-        keys.iter().map(|k| self.read_live(&table, k, now)).collect()
+        let items = txn.open_table(ITEMS).map_err(err)?;
+        keys.iter().map(|k| Ok(load(&items, k)?.and_then(|s| s.live(now, k.clone())))).collect()
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
-        let now = self.clock.epoch_seconds();
-        let on_index = q.index.is_some();
-        let (mut lo, mut hi) = bounds(&q.sk, on_index);
-        if let Some(cursor) = &q.after {
-            let last = decode_cursor(cursor)?;
-            if q.descending {
-                hi = Bound::Excluded(last);
-            } else {
-                lo = Bound::Excluded(last);
-            }
+        if q.limit == 0 {
+            // DynamoDB rejects it too; a page that examines nothing could never advance.
+            return Err(err("query limit must be at least 1"));
         }
-        // The partition ends right before the next pk ("pk\0" is its immediate successor).
-        let end_of_pk = format!("{}\0", q.pk);
-        let lo_key = match &lo {
-            Bound::Included(s) => Bound::Included((q.pk.as_str(), s.as_str())),
-            Bound::Excluded(s) => Bound::Excluded((q.pk.as_str(), s.as_str())),
-            Bound::Unbounded => Bound::Included((q.pk.as_str(), "")),
-        };
-        let hi_key = match &hi {
-            Bound::Included(s) => Bound::Included((q.pk.as_str(), s.as_str())),
-            Bound::Excluded(s) => Bound::Excluded((q.pk.as_str(), s.as_str())),
-            Bound::Unbounded => Bound::Excluded((end_of_pk.as_str(), "")),
-        };
-
+        let now = self.clock.epoch_seconds();
         let txn = self.db.begin_read().map_err(err)?;
         let items = txn.open_table(ITEMS).map_err(err)?;
-        let scanned = match q.index {
-            None => &items,
-            Some(Index::Gsi1) => &txn.open_table(GSI1).map_err(err)?,
-        };
-        let range = scanned.range((lo_key, hi_key)).map_err(err)?;
-        let entries: Box<dyn Iterator<Item = _>> =
-            if q.descending { Box::new(range.rev()) } else { Box::new(range) };
-
-        let mut page = Page::default();
-        let mut last_sk = None;
-        for (examined, entry) in entries.enumerate() {
-            if examined == q.limit {
-                page.next = last_sk.as_deref().map(encode_cursor);
-                break;
+        match q.index {
+            None => {
+                let (lo, hi) = bounds::<2>(q)?;
+                let range = items.range((lo.as_ref().map(as_base), hi.as_ref().map(as_base))).map_err(err)?;
+                paginate(q, range, |(key, value)| {
+                    let (pk, sk) = key.value();
+                    let item = Stored::decode(value.value())?.live(now, Key::new(pk, sk));
+                    Ok((vec![sk.to_owned()], item))
+                })
             }
-            let (key, value) = entry.map_err(err)?;
-            let (_, sk) = key.value();
-            last_sk = Some(sk.to_owned());
-            let item = match q.index {
-                None => {
-                    let stored: Stored = serde_json::from_slice(value.value()).map_err(err)?;
-                    let base = Key::new(q.pk.clone(), sk);
-                    stored.is_live(now).then(|| stored.into_item(base))
-                }
-                Some(_) => {
-                    let base: Key = serde_json::from_slice::<(String, String)>(value.value())
-                        .map(|(pk, sk)| Key { pk, sk })
-                        .map_err(err)?;
-                    self.read_live(&items, &base, now)?
-                }
-            };
-            page.items.extend(item);
+            Some(Index::Gsi1) => {
+                let gsi = txn.open_table(GSI1).map_err(err)?;
+                let (lo, hi) = bounds::<4>(q)?;
+                let range = gsi.range((lo.as_ref().map(as_gsi), hi.as_ref().map(as_gsi))).map_err(err)?;
+                paginate(q, range, |(key, _)| {
+                    let (_, gsi_sk, pk, sk) = key.value();
+                    let base = Key::new(pk, sk);
+                    let item = load(&items, &base)?.and_then(|s| s.live(now, base));
+                    Ok((vec![gsi_sk.to_owned(), pk.to_owned(), sk.to_owned()], item))
+                })
+            }
         }
-        Ok(page)
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let writes: Vec<Write> = writes.into_iter().map(Write::normalised).collect();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.len() > MAX_WRITES {
+            return Err(err(format!("{} writes in one transaction (at most {MAX_WRITES})", writes.len())));
+        }
+        let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
+        keys.sort();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(err("one transaction wrote the same key twice"));
+        }
         let db = self.db.clone();
         let now = self.clock.epoch_seconds();
-        // A commit fsyncs: keep it off the async workers.
-        tokio::task::spawn_blocking(move || apply(&db, writes, now)).await.map_err(err)?
+        tokio::task::spawn_blocking(move || transact(&db, writes, now)).await.map_err(err)?
     }
 }
 
-/// Checks every condition, then applies every write, in one redb write transaction.
-fn apply(db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
-    let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
-    keys.sort();
-    if keys.windows(2).any(|w| w[0] == w[1]) {
-        return Err(StoreError::Unavailable("one transaction wrote the same key twice".into()));
+/// A table key as owned strings: `[pk, sk]` on the base table, `[gsi1pk, gsi1sk, pk, sk]` on the
+/// index. Arrays order like redb's tuples of `&str` (element by element, bytewise).
+type Position<const N: usize> = [String; N];
+
+fn as_base(k: &Position<2>) -> (&str, &str) {
+    let [pk, sk] = k;
+    (pk, sk)
+}
+
+fn as_gsi(k: &Position<4>) -> (&str, &str, &str, &str) {
+    let [gpk, gsk, pk, sk] = k;
+    (gpk, gsk, pk, sk)
+}
+
+/// The smallest position in partition `pk` whose sort key is `sk` (the rest left empty).
+fn at<const N: usize>(pk: &str, sk: String) -> Position<N> {
+    let mut sk = Some(sk);
+    std::array::from_fn(|i| match i {
+        0 => pk.to_owned(),
+        1 => sk.take().unwrap_or_default(),
+        _ => String::new(),
+    })
+}
+
+/// The smallest string greater than every string starting with `prefix`, if there is one.
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut s = prefix.trim_end_matches(char::MAX).to_owned();
+    let last = s.pop()?;
+    // The next scalar value (skipping the surrogate gap, which `from_u32` rejects).
+    s.push((u32::from(last) + 1..).find_map(char::from_u32)?);
+    Some(s)
+}
+
+/// The range a query reads: its partition and sort-key range, resumed after the cursor.
+fn bounds<const N: usize>(q: &Query) -> Result<(Bound<Position<N>>, Bound<Position<N>>), StoreError> {
+    // "pk\0" is the immediate successor of "pk", so everything below it is in the partition.
+    let end_of_partition = Bound::Excluded(at(&format!("{}\0", q.pk), String::new()));
+    let (lo, hi) = match &q.sk {
+        SkRange::All => (Bound::Included(at(&q.pk, String::new())), end_of_partition),
+        SkRange::Prefix(p) => (
+            Bound::Included(at(&q.pk, p.clone())),
+            after_prefix(p).map_or(end_of_partition, |s| Bound::Excluded(at(&q.pk, s))),
+        ),
+        // Every position with sort key `b` (whatever base key follows on the index) is below
+        // `b` + NUL, its immediate successor.
+        SkRange::Between(a, b) => {
+            (Bound::Included(at(&q.pk, a.clone())), Bound::Excluded(at(&q.pk, format!("{b}\0"))))
+        }
+    };
+    let Some(cursor) = &q.after else { return Ok((lo, hi)) };
+    let last = decode_cursor::<N>(cursor, &q.pk)?;
+    // A cursor is the last position a page examined, so it lies inside the range; one from
+    // another query could otherwise widen it.
+    if !(lo.as_ref(), hi.as_ref()).contains(&last) {
+        return Err(StoreError::BadCursor);
     }
+    Ok(if q.descending { (lo, Bound::Excluded(last)) } else { (Bound::Excluded(last), hi) })
+}
+
+/// A cursor is the examined position without its partition key: base64url of a JSON array.
+fn encode_cursor(tail: &[String]) -> Result<Cursor, StoreError> {
+    Ok(Cursor(B64.encode(serde_json::to_vec(tail).map_err(err)?)))
+}
+
+fn decode_cursor<const N: usize>(cursor: &Cursor, pk: &str) -> Result<Position<N>, StoreError> {
+    let json = B64.decode(&cursor.0).map_err(|_| StoreError::BadCursor)?;
+    let tail: Vec<String> = serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
+    let position: Vec<String> = std::iter::once(pk.to_owned()).chain(tail).collect();
+    // A cursor of the other table has the wrong length.
+    position.try_into().map_err(|_| StoreError::BadCursor)
+}
+
+/// Reads up to `q.limit` entries of `range` in the query's direction. Expired items count as
+/// examined but are left out, like DynamoDB's filters applied after `Limit`, so a page may be
+/// short (even empty) and still have a `next`; each live item still comes exactly once. `next`
+/// is only set when another entry follows, so the last page never points past the end.
+fn paginate<T>(
+    q: &Query,
+    mut range: impl DoubleEndedIterator<Item = Result<T, StorageError>>,
+    mut examine: impl FnMut(T) -> Result<(Vec<String>, Option<Item>), StoreError>,
+) -> Result<Page, StoreError> {
+    let mut next_entry = || if q.descending { range.next_back() } else { range.next() };
+    let mut page = Page::default();
+    let mut examined = 0;
+    let mut last = Vec::new();
+    while let Some(entry) = next_entry() {
+        if examined == q.limit {
+            page.next = Some(encode_cursor(&last)?);
+            break;
+        }
+        let (position, item) = examine(entry.map_err(err)?)?;
+        page.items.extend(item);
+        last = position;
+        examined += 1;
+    }
+    Ok(page)
+}
+
+/// Runs the writes in one redb write transaction, committed only when every condition held.
+fn transact(db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(err)?;
-    {
-        let mut items = txn.open_table(ITEMS).map_err(err)?;
-        let mut gsi = txn.open_table(GSI1).map_err(err)?;
-        let mut current = Vec::with_capacity(writes.len());
-        for (index, write) in writes.iter().enumerate() {
-            let key = write.key();
-            let stored: Option<Stored> = match items.get((key.pk.as_str(), key.sk.as_str())).map_err(err)? {
-                Some(raw) => Some(serde_json::from_slice(raw.value()).map_err(err)?),
-                None => None,
-            };
-            let live = stored.as_ref().is_some_and(|s| s.is_live(now));
-            let holds = match write.cond() {
-                Cond::Always => true,
-                Cond::NotExists => !live,
-                Cond::Exists => live,
-            };
-            if !holds {
-                // Dropping the transaction without commit discards nothing-yet-written.
-                return Err(StoreError::ConditionFailed { index });
-            }
-            current.push(stored);
+    match check_then_apply(&txn, writes, now) {
+        Ok(()) => txn.commit().map_err(err),
+        Err(e) => {
+            txn.abort().map_err(err)?;
+            Err(e)
         }
-        for (write, old) in writes.into_iter().zip(current) {
-            let key = write.key().clone();
-            if let Some((gpk, gsk)) = old.as_ref().and_then(|o| o.gsi1.clone()) {
-                gsi.remove((gpk.as_str(), gsi_sk(&gsk, &key).as_str())).map_err(err)?;
+    }
+}
+
+/// Checks every condition first (the first failing one is reported), and only then writes.
+fn check_then_apply(txn: &WriteTransaction, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
+    let mut items = txn.open_table(ITEMS).map_err(err)?;
+    let mut gsi = txn.open_table(GSI1).map_err(err)?;
+    let mut current = Vec::with_capacity(writes.len());
+    for (index, write) in writes.iter().enumerate() {
+        let stored = load(&items, write.key())?;
+        let live = stored.as_ref().is_some_and(|s| s.is_live(now));
+        let holds = match write.cond() {
+            Cond::Always => true,
+            Cond::NotExists => !live,
+            Cond::Exists => live,
+        };
+        if !holds {
+            return Err(StoreError::ConditionFailed { index });
+        }
+        current.push(stored);
+    }
+    for (write, old) in writes.into_iter().zip(current) {
+        let key = write.key().clone();
+        let old_gsi1 = old.as_ref().and_then(|o| o.gsi1.clone());
+        let new = match write {
+            Write::Put { item, .. } => Some(Stored {
+                gsi1: item.gsi1.map(|k| (k.pk, k.sk)),
+                expires_at: item.expires_at,
+                attrs: item.attrs,
+            }),
+            Write::Update { set, expires_at, .. } => {
+                // Like DynamoDB's UpdateItem: merge into whatever is stored, index keys kept.
+                let mut merged = old.unwrap_or_default();
+                merged.attrs.extend(set);
+                merged.expires_at = expires_at.or(merged.expires_at);
+                Some(merged)
             }
-            let new = match write {
-                Write::Put { item, .. } => Some(Stored {
-                    gsi1: item.gsi1.map(|k| (k.pk, k.sk)),
-                    expires_at: item.expires_at,
-                    attrs: item.attrs,
-                }),
-                Write::Update { set, expires_at, .. } => {
-                    // Like DynamoDB's UpdateItem: merge into whatever is stored.
-                    let mut merged =
-                        old.unwrap_or(Stored { gsi1: None, expires_at: None, attrs: Default::default() });
-                    merged.attrs.extend(set);
-                    if expires_at.is_some() {
-                        merged.expires_at = expires_at;
-                    }
-                    Some(merged)
-                }
-                Write::Delete { .. } => None,
-                Write::Check { .. } => old,
-            };
-            match new {
-                Some(stored) => {
-                    if let Some((gpk, gsk)) = &stored.gsi1 {
-                        let base = serde_json::to_vec(&(&key.pk, &key.sk)).map_err(err)?;
-                        gsi.insert((gpk.as_str(), gsi_sk(gsk, &key).as_str()), base.as_slice())
-                            .map_err(err)?;
-                    }
-                    let bytes = serde_json::to_vec(&stored).map_err(err)?;
-                    items.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(err)?;
-                }
-                None => {
-                    items.remove((key.pk.as_str(), key.sk.as_str())).map_err(err)?;
-                }
+            Write::Delete { .. } => None,
+            Write::Check { .. } => continue,
+        };
+        let new_gsi1 = new.as_ref().and_then(|n| n.gsi1.clone());
+        if old_gsi1 != new_gsi1 {
+            if let Some((gpk, gsk)) = &old_gsi1 {
+                gsi.remove((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str())).map_err(err)?;
+            }
+            if let Some((gpk, gsk)) = &new_gsi1 {
+                gsi.insert((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()), ())
+                    .map_err(err)?;
+            }
+        }
+        let base = (key.pk.as_str(), key.sk.as_str());
+        match new {
+            Some(stored) => {
+                let bytes = serde_json::to_vec(&stored).map_err(err)?;
+                items.insert(base, bytes.as_slice()).map_err(err)?;
+            }
+            None => {
+                items.remove(base).map_err(err)?;
             }
         }
     }
-    txn.commit().map_err(err)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -286,10 +344,25 @@ mod tests {
         Query { index: Some(Index::Gsi1), ..Query::new(pk, SkRange::All) }
     }
 
+    /// The base keys a query returns, following `next` to the end.
+    async fn all_pages(store: &EmbeddedStore, mut q: Query) -> Vec<Key> {
+        let mut keys = Vec::new();
+        loop {
+            let page = store.query(&q).await.unwrap();
+            keys.extend(page.items.into_iter().map(|i| i.key));
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return keys,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn data_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        open(dir.path()).write(vec![put("a", "1", Some(("g", "x")))]).await.unwrap();
+        let store = open(dir.path());
+        store.write(vec![put("a", "1", Some(("g", "x")))]).await.unwrap();
+        drop(store);
         let store = open(dir.path());
         assert!(store.get(&Key::new("a", "1")).await.unwrap().is_some());
         assert_eq!(store.query(&gsi_query("g")).await.unwrap().items.len(), 1);
@@ -299,32 +372,126 @@ mod tests {
     async fn index_entries_follow_their_item() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
+        let key = Key::new("a", "1");
         store.write(vec![put("a", "1", Some(("g", "x")))]).await.unwrap();
         store.write(vec![put("a", "1", Some(("h", "y")))]).await.unwrap();
-        assert!(store.query(&gsi_query("g")).await.unwrap().items.is_empty(), "moved");
-        assert_eq!(store.query(&gsi_query("h")).await.unwrap().items.len(), 1);
-        store.write(vec![Write::Delete { key: Key::new("a", "1"), cond: Cond::Exists }]).await.unwrap();
+        assert!(store.query(&gsi_query("g")).await.unwrap().items.is_empty(), "moved away");
+        assert_eq!(all_pages(&store, gsi_query("h")).await, std::slice::from_ref(&key));
+
+        let update = Write::Update {
+            key: key.clone(),
+            set: attrs([("m", 1.into())]),
+            expires_at: None,
+            cond: Cond::Exists,
+        };
+        store.write(vec![update]).await.unwrap();
+        let found = store.query(&gsi_query("h")).await.unwrap().items;
+        assert_eq!(found.len(), 1, "an update keeps the index entry");
+        assert_eq!(found[0].attrs["m"], 1);
+
+        store.write(vec![Write::Delete { key: key.clone(), cond: Cond::Exists }]).await.unwrap();
         assert!(store.query(&gsi_query("h")).await.unwrap().items.is_empty(), "removed");
+
+        store.write(vec![put("a", "1", Some(("h", "y")))]).await.unwrap();
+        store.write(vec![put("a", "1", None)]).await.unwrap();
+        assert!(store.query(&gsi_query("h")).await.unwrap().items.is_empty(), "left the index");
     }
 
     #[tokio::test]
     async fn failed_condition_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
+        store.write(vec![put("c", "1", Some(("g", "old")))]).await.unwrap();
         let result = store
-            .write(vec![put("a", "1", None), Write::Check { key: Key::new("b", "1"), cond: Cond::Exists }])
+            .write(vec![
+                put("a", "1", Some(("g", "new"))),
+                Write::Delete { key: Key::new("c", "1"), cond: Cond::Always },
+                Write::Check { key: Key::new("b", "1"), cond: Cond::Exists },
+            ])
             .await;
-        assert!(matches!(result, Err(StoreError::ConditionFailed { index: 1 })));
+        assert!(matches!(result, Err(StoreError::ConditionFailed { index: 2 })), "{result:?}");
         assert!(store.get(&Key::new("a", "1")).await.unwrap().is_none());
+        assert!(store.get(&Key::new("c", "1")).await.unwrap().is_some());
+        assert_eq!(all_pages(&store, gsi_query("g")).await, [Key::new("c", "1")], "index untouched");
     }
 
     #[tokio::test]
-    async fn index_between_is_inclusive_of_the_upper_sort_key() {
+    async fn index_ties_page_by_base_key_in_both_directions() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        store.write(vec![put("a", "1", Some(("g", "b"))), put("a", "2", Some(("g", "c")))]).await.unwrap();
-        let q =
-            Query { index: Some(Index::Gsi1), ..Query::new("g", SkRange::Between("a".into(), "b".into())) };
-        assert_eq!(store.query(&q).await.unwrap().items.len(), 1);
+        let writes = [("b", "1"), ("a", "2"), ("a", "1"), ("ab", "0")]
+            .map(|(pk, sk)| put(pk, sk, Some(("g", "same"))))
+            .into_iter()
+            .chain([put("z", "9", Some(("g", "samer"))), put("z", "8", Some(("g", "sam")))])
+            .collect();
+        store.write(writes).await.unwrap();
+        let expected = [("a", "1"), ("a", "2"), ("ab", "0"), ("b", "1")].map(|(pk, sk)| Key::new(pk, sk));
+        let q = Query {
+            index: Some(Index::Gsi1),
+            limit: 1,
+            ..Query::new("g", SkRange::Between("same".into(), "same".into()))
+        };
+        assert_eq!(all_pages(&store, q.clone()).await, expected);
+        let reversed: Vec<Key> = expected.into_iter().rev().collect();
+        assert_eq!(all_pages(&store, Query { descending: true, ..q }).await, reversed);
+    }
+
+    #[tokio::test]
+    async fn prefix_covers_every_string_starting_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let odd = format!("m{}x", char::MAX);
+        store.write(vec![put("p", "m", None), put("p", &odd, None), put("p", "n", None)]).await.unwrap();
+        let sks = |keys: Vec<Key>| keys.into_iter().map(|k| k.sk).collect::<Vec<_>>();
+        assert_eq!(
+            sks(all_pages(&store, Query::new("p", SkRange::Prefix("m".into()))).await),
+            ["m", odd.as_str()]
+        );
+        let q = Query { descending: true, ..Query::new("p", SkRange::Prefix(format!("m{}", char::MAX))) };
+        assert_eq!(sks(all_pages(&store, q).await), [odd.as_str()]);
+        assert_eq!(after_prefix("a\u{D7FF}"), Some("a\u{E000}".into()), "skips surrogates");
+        assert_eq!(after_prefix(""), None);
+    }
+
+    #[tokio::test]
+    async fn expired_items_count_towards_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let store = EmbeddedStore::open(dir.path(), clock.clone()).unwrap();
+        let soon = clock.epoch_seconds() + 1;
+        let mut expiring = Item::new(Key::new("e", "2"), attrs([]));
+        expiring.expires_at = Some(soon);
+        store
+            .write(vec![
+                put("e", "1", None),
+                Write::Put { item: expiring, cond: Cond::Always },
+                put("e", "3", None),
+            ])
+            .await
+            .unwrap();
+        clock.advance(time::Duration::seconds(1));
+        let q = Query { limit: 2, ..Query::new("e", SkRange::All) };
+        let first = store.query(&q).await.unwrap();
+        assert_eq!(first.items.len(), 1, "2 was examined but is expired");
+        let rest = store.query(&Query { after: first.next, ..q }).await.unwrap();
+        assert_eq!(rest.items.iter().map(|i| i.key.sk.as_str()).collect::<Vec<_>>(), ["3"]);
+        assert_eq!(rest.next, None);
+    }
+
+    #[tokio::test]
+    async fn foreign_cursors_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.write(vec![put("a", "1", Some(("g", "x"))), put("a", "2", Some(("g", "y")))]).await.unwrap();
+        let index_page = store.query(&Query { limit: 1, ..gsi_query("g") }).await.unwrap();
+        let on_base = Query { after: index_page.next, ..Query::new("a", SkRange::All) };
+        assert!(matches!(store.query(&on_base).await, Err(StoreError::BadCursor)), "other table");
+        let outside = Query {
+            after: Some(encode_cursor(&["b".into()]).unwrap()),
+            ..Query::new("a", SkRange::Prefix("a".into()))
+        };
+        assert!(matches!(store.query(&outside).await, Err(StoreError::BadCursor)), "outside the range");
+        let not_json = Query { after: Some(Cursor(B64.encode("x"))), ..Query::new("a", SkRange::All) };
+        assert!(matches!(store.query(&not_json).await, Err(StoreError::BadCursor)));
     }
 }

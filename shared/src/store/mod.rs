@@ -86,7 +86,7 @@ pub enum Write {
         cond: Cond,
     },
     /// Set some attributes (and optionally the expiry) of an item, creating it when absent and the
-    /// condition allows.
+    /// condition allows. With nothing to set it only checks its condition, like `Check`.
     Update {
         key: Key,
         set: Attrs,
@@ -109,6 +109,16 @@ impl Write {
         match self {
             Write::Put { item, .. } => &item.key,
             Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => key,
+        }
+    }
+
+    /// An update that sets nothing becomes the check it amounts to (DynamoDB has no empty update).
+    pub(crate) fn normalised(self) -> Write {
+        match self {
+            Write::Update { key, set, expires_at: None, cond } if set.is_empty() => {
+                Write::Check { key, cond }
+            }
+            other => other,
         }
     }
 
