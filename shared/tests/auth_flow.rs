@@ -82,7 +82,7 @@ fn demo_campus() -> Campus {
 
 impl App {
     async fn new(store: Arc<dyn Store>, clock: Arc<ManualClock>, dev_mode: bool) -> App {
-        campuses::add(store.as_ref(), &demo_campus()).await.unwrap();
+        campuses::seed(store.as_ref(), &[demo_campus()]).await.unwrap();
         let mail = Arc::new(Recorder::default());
         let mut config = AuthConfig::local("https://carpool.example.edu");
         config.dev_mode = dev_mode;
@@ -596,6 +596,42 @@ async fn routing_errors_are_json(app: App) {
     assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "not_found"));
     let wrong = app.get("/api/auth/signin", None).await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+}
+
+/// Mail that cannot be sent.
+struct Down;
+
+#[async_trait::async_trait]
+impl Mailer for Down {
+    async fn send(&self, _: &Message) -> Result<(), carpool::mail::MailError> {
+        Err(carpool::mail::MailError("SES is down".into()))
+    }
+}
+
+/// A mail failure does not lose the account: registration answers as usual and a new link can be
+/// requested once mail works again.
+#[tokio::test]
+async fn mail_failure_keeps_the_account() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (store, _dir) = support::embedded_store(clock.clone());
+    let store: Arc<dyn Store> = Arc::new(store);
+    campuses::add(store.as_ref(), &demo_campus()).await.unwrap();
+    let mut config = AuthConfig::local("https://carpool.example.edu");
+    config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    let failing = router(
+        AppState::new(store.clone(), Arc::new(Down), clock.clone(), config.clone()).unwrap(),
+        &Function::ALL,
+    );
+    let body = json!({"email": "quinn@example.edu", "password": PASSWORD, "name": "Quinn"}).to_string();
+    let req = Request::post("/api/auth/register").header(header::CONTENT_TYPE, "application/json");
+    let res = failing.oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+
+    let app = App::new(store, clock, true).await;
+    let resend = app.post("/api/auth/resend-verification", json!({"email": "quinn@example.edu"}), None).await;
+    assert_eq!(resend.status, StatusCode::ACCEPTED);
+    let mails = app.mail.to("quinn@example.edu");
+    assert_eq!(mails.len(), 1, "the account exists and gets a fresh link");
 }
 
 /// The embedded store keeps accounts and sessions across a restart.

@@ -100,6 +100,7 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     assert_eq!(outbox[0].extension().unwrap(), "eml");
     let eml = std::fs::read_to_string(&outbox[0]).unwrap();
     assert!(eml.contains("To: alice@example.edu"));
+    assert!(eml.contains(&format!("/verify-email?token={token}")), "the link is readable in the outbox");
 
     let (status, _, _) = server.call("POST", "/api/auth/verify-email", Some(json!({"token": token})), None);
     assert_eq!(status, 200);
