@@ -6,7 +6,11 @@ use super::{Attrs, Cond, Cursor, Index, Item, Key, Page, Query, SkRange, Store, 
 use crate::clock::Clock;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType,
@@ -169,6 +173,33 @@ fn opt<T: Clone + Default + PartialEq>(m: T) -> Option<T> {
     (m != T::default()).then_some(m)
 }
 
+/// Attaches a condition expression to any of the SDK's request builders that take one.
+trait Conditioned: Sized {
+    fn condition(self, expr: Expr) -> Self;
+}
+
+macro_rules! conditioned {
+    ($($builder:ty),*) => {$(
+        impl Conditioned for $builder {
+            fn condition(self, expr: Expr) -> Self {
+                self.set_condition_expression(expr.text)
+                    .set_expression_attribute_names(opt(expr.names))
+                    .set_expression_attribute_values(opt(expr.values))
+            }
+        }
+    )*};
+}
+
+conditioned!(
+    PutItemFluentBuilder,
+    UpdateItemFluentBuilder,
+    DeleteItemFluentBuilder,
+    PutBuilder,
+    UpdateBuilder,
+    DeleteBuilder,
+    ConditionCheckBuilder
+);
+
 /// `SET #a0 = :a0, ...` for an update, merged with the condition's names and values.
 fn update_expr(set: &Attrs, expires_at: Option<i64>, cond: Expr) -> Result<(String, Expr), StoreError> {
     let mut expr = cond;
@@ -329,9 +360,7 @@ impl Store for DynamoStore {
                     .put_item()
                     .table_name(&self.table)
                     .set_item(Some(to_av(item)?))
-                    .set_condition_expression(c.text)
-                    .set_expression_attribute_names(opt(c.names))
-                    .set_expression_attribute_values(opt(c.values))
+                    .condition(c)
                     .send()
                     .await
                     .map(drop)
@@ -344,9 +373,7 @@ impl Store for DynamoStore {
                     .table_name(&self.table)
                     .set_key(Some(key_av(key)))
                     .update_expression(update)
-                    .set_condition_expression(c.text)
-                    .set_expression_attribute_names(opt(c.names))
-                    .set_expression_attribute_values(opt(c.values))
+                    .condition(c)
                     .send()
                     .await
                     .map(drop)
@@ -358,9 +385,7 @@ impl Store for DynamoStore {
                     .delete_item()
                     .table_name(&self.table)
                     .set_key(Some(key_av(key)))
-                    .set_condition_expression(c.text)
-                    .set_expression_attribute_names(opt(c.names))
-                    .set_expression_attribute_values(opt(c.values))
+                    .condition(c)
                     .send()
                     .await
                     .map(drop)
@@ -414,9 +439,7 @@ impl DynamoStore {
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(to_av(item)?))
-                    .set_condition_expression(c.text)
-                    .set_expression_attribute_names(opt(c.names))
-                    .set_expression_attribute_values(opt(c.values))
+                    .condition(c)
                     .build()
                     .map_err(sdk_build)?,
             ),
@@ -427,9 +450,7 @@ impl DynamoStore {
                         .table_name(&self.table)
                         .set_key(Some(key_av(key)))
                         .update_expression(update)
-                        .set_condition_expression(c.text)
-                        .set_expression_attribute_names(opt(c.names))
-                        .set_expression_attribute_values(opt(c.values))
+                        .condition(c)
                         .build()
                         .map_err(sdk_build)?,
                 )
@@ -438,9 +459,7 @@ impl DynamoStore {
                 Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_av(key)))
-                    .set_condition_expression(c.text)
-                    .set_expression_attribute_names(opt(c.names))
-                    .set_expression_attribute_values(opt(c.values))
+                    .condition(c)
                     .build()
                     .map_err(sdk_build)?,
             ),
@@ -458,9 +477,7 @@ impl DynamoStore {
                     ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(key_av(key)))
-                        .set_condition_expression(c.text)
-                        .set_expression_attribute_names(opt(c.names))
-                        .set_expression_attribute_values(opt(c.values))
+                        .condition(c)
                         .build()
                         .map_err(sdk_build)?,
                 )
