@@ -3,8 +3,7 @@
 
 use super::{MailError, Mailer, Message};
 use async_trait::async_trait;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::message::{Mailbox, MultiPart};
 use std::path::{Path, PathBuf};
 use time::macros::format_description;
 use time::OffsetDateTime;
@@ -28,14 +27,6 @@ impl OutboxMailer {
     }
 }
 
-/// 8-bit bodies when the text allows (it does for our templates), so a developer can read the
-/// link in the `.eml` file as-is; quoted-printable otherwise.
-fn readable(kind: ContentType, text: &str) -> SinglePart {
-    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(text.to_owned()));
-    SinglePart::builder().header(kind).body(body)
-}
-
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, message: &Message) -> Result<(), MailError> {
@@ -45,11 +36,7 @@ impl Mailer for OutboxMailer {
             .to(to)
             .subject(message.subject.clone())
             .date_now()
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(readable(ContentType::TEXT_PLAIN, &message.text))
-                    .singlepart(readable(ContentType::TEXT_HTML, &message.html)),
-            )
+            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
             .map_err(|e| MailError(e.to_string()))?;
         let stamp = OffsetDateTime::now_utc()
             .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
@@ -95,7 +82,6 @@ mod tests {
         }
         assert!(eml.contains("text/plain") && eml.contains("text/html"));
         assert!(eml.contains("plain body") && eml.contains("html body"));
-        assert!(eml.contains("Content-Transfer-Encoding: 8bit"), "readable as-is");
     }
 
     #[tokio::test]
