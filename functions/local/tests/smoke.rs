@@ -30,11 +30,15 @@ impl Server {
         Server { child, url }
     }
 
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    /// Sends the signal, then waits for the exit status.
+    fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
         self.child.wait().unwrap()
+    }
+
+    fn stop(self) -> std::process::ExitStatus {
+        self.stop_with("-TERM")
     }
 
     fn call(
@@ -121,6 +125,32 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["email"], "alice@example.edu");
+    // A crash in the middle of writes (SIGKILL while registrations run) leaves a store that opens
+    // with every committed write in it.
+    let url = server.url.clone();
+    let (done, progress) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        for i in 0..500 {
+            let body =
+                json!({"email": format!("crash{i}@example.edu"), "password": password, "name": "Crash"});
+            let req =
+                agent.post(format!("{url}/api/auth/register")).header("content-type", "application/json");
+            if req.send(body.to_string()).is_err() || done.send(i).is_err() {
+                return;
+            }
+        }
+    });
+    // Kill once a few registrations have landed, while more are in flight.
+    for _ in 0..3 {
+        progress.recv_timeout(std::time::Duration::from_secs(60)).expect("registrations go through");
+    }
+    assert!(!server.stop_with("-KILL").success());
+    writer.join().unwrap();
+    let server = Server::start(data.path());
+    let (status, _, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
+    assert_eq!(status, 200, "the store survived the crash");
+
     let (status, _, _) = server.call("POST", "/api/auth/signout", None, Some(&cookie));
     assert_eq!(status, 204);
     let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
