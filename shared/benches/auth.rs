@@ -51,6 +51,10 @@ impl<S: Store> Store for Counting<S> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.inner.write(writes).await
     }
+    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.increment(key, attr, by, expires_at).await
+    }
 }
 
 struct NoMail;

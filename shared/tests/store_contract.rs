@@ -50,6 +50,7 @@ contract!(
     bad_cursor_is_rejected,
     racing_creates_have_one_winner,
     racing_deletes_have_one_winner,
+    counters_add_atomically_and_restart_after_expiry,
 );
 
 fn key(pk: &str, sk: &str) -> Key {
@@ -319,4 +320,29 @@ async fn racing_deletes_have_one_winner(c: Ctx) {
         }
     }
     assert_eq!(wins, 1);
+}
+
+async fn counters_add_atomically_and_restart_after_expiry(c: Ctx) {
+    let k = key("RATE#test", "W#1");
+    let at = c.clock.epoch_seconds() + 60;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (store, k) = (c.store.clone(), k.clone());
+            tokio::spawn(async move { store.increment(&k, "count", 1, at).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=50).collect::<Vec<i64>>(), "every increment saw a distinct value");
+    let item = c.store.get(&k).await.unwrap().unwrap();
+    assert_eq!((item.attrs["count"].as_i64(), item.expires_at), (Some(50), Some(at)));
+    // A later increment keeps the window's expiry.
+    assert_eq!(c.store.increment(&k, "count", 2, at + 500).await.unwrap(), 52);
+    assert_eq!(c.store.get(&k).await.unwrap().unwrap().expires_at, Some(at));
+    c.clock.advance(Duration::seconds(60));
+    assert_eq!(c.store.increment(&k, "count", 1, at + 120).await.unwrap(), 1, "expired counters restart");
+    assert_eq!(c.store.get(&k).await.unwrap().unwrap().expires_at, Some(at + 120));
 }

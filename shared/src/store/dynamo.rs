@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -393,6 +393,59 @@ impl Store for DynamoStore {
             }
             _ => self.transact(&writes, now).await,
         }
+    }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError> {
+        let now = self.now();
+        // Usually one request: ADD to a live (or missing) counter. An expired counter that
+        // DynamoDB has not deleted yet is replaced by a fresh one instead.
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_av(key)))
+                .update_expression("ADD #c :by SET #ttl = if_not_exists(#ttl, :exp)")
+                .condition_expression("attribute_not_exists(pk) OR #ttl > :now")
+                .expression_attribute_names("#c", attr)
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
+                .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match added.map_err(single_write_error) {
+                Ok(out) => {
+                    return out
+                        .attributes
+                        .and_then(|a| a.get(attr).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
+                        .ok_or_else(|| StoreError::Unavailable("counter update returned no value".into()));
+                }
+                Err(StoreError::ConditionFailed { .. }) => {
+                    let fresh =
+                        Item::new(key.clone(), super::attrs([(attr, by.into())])).expiring(expires_at);
+                    let replaced = self
+                        .client
+                        .put_item()
+                        .table_name(&self.table)
+                        .set_item(Some(to_av(&fresh)?))
+                        .condition_expression("#ttl <= :now")
+                        .expression_attribute_names("#ttl", "ttl")
+                        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                        .send()
+                        .await;
+                    match replaced.map_err(single_write_error) {
+                        Ok(_) => return Ok(by),
+                        // Someone else replaced it first: add to theirs.
+                        Err(StoreError::ConditionFailed { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable("counter kept changing under us".into()))
     }
 }
 

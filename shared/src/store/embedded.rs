@@ -151,6 +151,29 @@ impl Store for EmbeddedStore {
         let now = self.clock.epoch_seconds();
         tokio::task::spawn_blocking(move || transact(&db, writes, now)).await.map_err(err)?
     }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError> {
+        let (db, key, attr) = (self.db.clone(), key.clone(), attr.to_owned());
+        let now = self.clock.epoch_seconds();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(err)?;
+            let value = {
+                let mut items = txn.open_table(ITEMS).map_err(err)?;
+                let mut stored = load(&items, &key)?
+                    .filter(|s| s.is_live(now))
+                    .unwrap_or(Stored { expires_at: Some(expires_at), ..Stored::default() });
+                let value = stored.attrs.get(&attr).and_then(serde_json::Value::as_i64).unwrap_or(0) + by;
+                stored.attrs.insert(attr, value.into());
+                let bytes = serde_json::to_vec(&stored).map_err(err)?;
+                items.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(err)?;
+                value
+            };
+            txn.commit().map_err(err)?;
+            Ok(value)
+        })
+        .await
+        .map_err(err)?
+    }
 }
 
 /// A table key as owned strings: `[pk, sk]` on the base table, `[gsi1pk, gsi1sk, pk, sk]` on the

@@ -209,4 +209,8 @@ pub trait Store: Send + Sync + 'static {
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
     /// Applies all writes or none (at most 100, on distinct keys).
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Adds `by` to the number attribute `attr` in one atomic step and returns the new value
+    /// (rate-limit windows, attempt counters). A missing or expired item starts again from 0 and
+    /// takes `expires_at`; a live one keeps its expiry.
+    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError>;
 }
