@@ -3,6 +3,7 @@
 
 use crate::auth::hashing::Argon2Params;
 use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
+use crate::rate_limit::{RateLimits, Rule};
 use std::str::FromStr;
 use time::Duration;
 
@@ -17,6 +18,7 @@ pub struct AuthConfig {
     pub password: PasswordPolicy,
     /// Life of an email verification token: 24 to 48 hours.
     pub verification_ttl: Duration,
+    pub rate_limits: RateLimits,
 }
 
 impl AuthConfig {
@@ -28,6 +30,7 @@ impl AuthConfig {
             argon2: Argon2Params::default(),
             password: PasswordPolicy::default(),
             verification_ttl: Duration::hours(24),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl LambdaConfig {
                     min_score: env.ranged("PASSWORD_MIN_SCORE", DEFAULT_MIN_SCORE, 2..=4)?,
                 },
                 verification_ttl: Duration::hours(env.ranged("VERIFICATION_TTL_HOURS", 24, 24..=48)?),
+                rate_limits: env.rate_limits()?,
             },
             table: env.required("CARPOOL_TABLE")?,
             mail_from: env.required("MAIL_FROM")?,
@@ -102,6 +106,25 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 v.parse().map_err(|_| ConfigError { var, problem: format!("{v:?} is not a valid value") })
             }
         }
+    }
+
+    /// `RATE_LIMIT_<RULE>=MAX/SECONDS` overrides a rule's default, e.g. `RATE_LIMIT_SIGNIN_IP=100/300`.
+    fn rate_limits(&self) -> Result<RateLimits, ConfigError> {
+        let mut limits = RateLimits::default();
+        for rule in Rule::ALL {
+            let var: &'static str = match rule {
+                Rule::RegisterIp => "RATE_LIMIT_REGISTER_IP",
+                Rule::SigninIp => "RATE_LIMIT_SIGNIN_IP",
+                Rule::SigninEmail => "RATE_LIMIT_SIGNIN_EMAIL",
+                Rule::VerifyIp => "RATE_LIMIT_VERIFY_IP",
+                Rule::ResendIp => "RATE_LIMIT_RESEND_IP",
+                Rule::ResendEmail => "RATE_LIMIT_RESEND_EMAIL",
+            };
+            if let Some(v) = self.optional(var) {
+                limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);
+            }
+        }
+        Ok(limits)
     }
 
     fn ranged<T: FromStr + PartialOrd + std::fmt::Display + Copy>(
@@ -163,5 +186,17 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("DEV_MODE", "yes please"));
         assert_eq!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err().var, "DEV_MODE");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("RATE_LIMIT_SIGNIN_IP", "lots"));
+        assert_eq!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err().var, "RATE_LIMIT_SIGNIN_IP");
+    }
+
+    #[test]
+    fn rate_limits_can_be_tuned() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("RATE_LIMIT_SIGNIN_IP", "500/60"));
+        let limits = LambdaConfig::from_lookup(lookup(&pairs)).unwrap().auth.rate_limits;
+        assert_eq!(limits.get(Rule::SigninIp), crate::rate_limit::Limit { max: 500, window_secs: 60 });
+        assert_eq!(limits.get(Rule::RegisterIp), Rule::RegisterIp.default_limit());
     }
 }

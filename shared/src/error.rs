@@ -23,6 +23,8 @@ pub enum AppError {
     EmailNotVerified,
     #[error("sign in to continue")]
     Unauthenticated,
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after_secs: i64 },
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -44,6 +46,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
             AppError::Unauthenticated => "unauthenticated",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Internal(_) => "internal_error",
@@ -60,6 +63,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::CampusNotSupported | AppError::WeakPassword(_) => 422,
+            AppError::RateLimited { .. } => 429,
             AppError::Internal(_) => 500,
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod mail;
+pub mod rate_limit;
 pub mod repo;
 pub mod store;
 pub mod telemetry;

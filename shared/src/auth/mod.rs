@@ -14,6 +14,7 @@ use crate::domain::secret::{self, parse_session_token, Secret};
 use crate::domain::session;
 use crate::error::{AppError, AppResult};
 use crate::mail::{templates, Mailer};
+use crate::rate_limit::{RateLimiter, Rule};
 use crate::repo::accounts::{self, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE};
 use crate::repo::campuses::CampusDirectory;
 use crate::repo::sessions::{self, SessionRecord};
@@ -75,6 +76,7 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
     campuses: CampusDirectory,
+    limiter: RateLimiter,
     config: AuthConfig,
 }
 
@@ -88,6 +90,7 @@ impl AuthService {
         Ok(AuthService {
             hasher: Arc::new(PasswordHasher::new(config.argon2)?),
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
+            limiter: RateLimiter::new(store.clone(), clock.clone(), config.rate_limits.clone()),
             store,
             mailer,
             clock,
@@ -105,7 +108,8 @@ impl AuthService {
         now.replace_nanosecond(0).unwrap_or(now)
     }
 
-    pub async fn register(&self, input: Registration) -> AppResult<Registered> {
+    pub async fn register(&self, input: Registration, client_ip: &str) -> AppResult<Registered> {
+        self.limiter.hit(Rule::RegisterIp, client_ip).await?;
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let now = self.now();
@@ -150,7 +154,8 @@ impl AuthService {
         }
     }
 
-    pub async fn verify_email(&self, token: &str) -> AppResult<()> {
+    pub async fn verify_email(&self, token: &str, client_ip: &str) -> AppResult<()> {
+        self.limiter.hit(Rule::VerifyIp, client_ip).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::VerifyEmail)
             .await?
@@ -167,8 +172,9 @@ impl AuthService {
     }
 
     /// Always succeeds (no enumeration); mails a fresh link only to an unverified account.
-    pub async fn resend_verification(&self, email: &str) -> AppResult<()> {
+    pub async fn resend_verification(&self, email: &str, client_ip: &str) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.limiter.hit_both((Rule::ResendIp, client_ip), (Rule::ResendEmail, email.as_str())).await?;
         let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
             return Ok(());
         };
@@ -184,12 +190,13 @@ impl AuthService {
         Ok(())
     }
 
-    pub async fn sign_in(&self, input: SignIn) -> AppResult<SignedIn> {
+    pub async fn sign_in(&self, input: SignIn, client_ip: &str) -> AppResult<SignedIn> {
+        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.limiter.hit_both((Rule::SigninIp, client_ip), (Rule::SigninEmail, email.as_str())).await?;
         // No account has a longer password; refuse before spending any hashing on it.
         if input.password.chars().count() > MAX_PASSWORD_CHARS {
             return Err(AppError::InvalidCredentials);
         }
-        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let found = match accounts::user_id_for_email(self.store.as_ref(), &email).await? {
             Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
             None => None,

@@ -1,5 +1,6 @@
 //! Handlers of API.md's Auth table: parse, call `AuthService`, shape the response.
 
+use super::client_ip::ClientIp;
 use super::cookies::{clearing_cookie, session_cookie, SessionCookie};
 use super::json::Json;
 use super::AppState;
@@ -36,21 +37,25 @@ pub struct LicenseBody {
 
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<RegisterBody>,
 ) -> Result<Response, AppError> {
     let registered = state
         .auth
-        .register(Registration {
-            email: body.email,
-            password: body.password,
-            name: body.name,
-            license: body.license.map(|l| LicenseInput {
-                legal_name: l.legal_name,
-                number: l.number,
-                region: l.region,
-                expires_on: l.expires_on,
-            }),
-        })
+        .register(
+            Registration {
+                email: body.email,
+                password: body.password,
+                name: body.name,
+                license: body.license.map(|l| LicenseInput {
+                    legal_name: l.legal_name,
+                    number: l.number,
+                    region: l.region,
+                    expires_on: l.expires_on,
+                }),
+            },
+            &ip,
+        )
         .await?;
     let mut body = json!({ "status": "verification_sent" });
     if let Some(token) = registered.dev_verification_token {
@@ -66,9 +71,10 @@ pub struct TokenBody {
 
 pub async fn verify_email(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<TokenBody>,
 ) -> Result<Response, AppError> {
-    state.auth.verify_email(&body.token).await?;
+    state.auth.verify_email(&body.token, &ip).await?;
     Ok(axum::Json(json!({ "verified": true })).into_response())
 }
 
@@ -79,9 +85,10 @@ pub struct EmailBody {
 
 pub async fn resend_verification(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<EmailBody>,
 ) -> Result<Response, AppError> {
-    state.auth.resend_verification(&body.email).await?;
+    state.auth.resend_verification(&body.email, &ip).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "verification_sent" }))).into_response())
 }
 
@@ -96,18 +103,17 @@ pub struct SignInBody {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<SignInBody>,
 ) -> Result<Response, AppError> {
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let signed_in = state
         .auth
-        .sign_in(SignIn {
-            email: body.email,
-            password: body.password,
-            remember_me: body.remember_me,
-            user_agent,
-        })
+        .sign_in(
+            SignIn { email: body.email, password: body.password, remember_me: body.remember_me, user_agent },
+            &ip,
+        )
         .await?;
     let cookie = session_cookie(signed_in.token.expose(), signed_in.remember_me);
     Ok(([(SET_COOKIE, cookie)], axum::Json(json!({ "user": signed_in.user }))).into_response())

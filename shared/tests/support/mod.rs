@@ -42,3 +42,4 @@ pub fn embedded_store(clock: Arc<dyn Clock>) -> (EmbeddedStore, tempfile::TempDi
     let store = EmbeddedStore::open(dir.path(), clock).expect("open the embedded store");
     (store, dir)
 }
+pub mod app;

@@ -1,0 +1,145 @@
+//! Rate limits as fixed windows over the store's atomic counters: one counter item per rule,
+//! subject (client IP or email) and window, expiring with the window. The increment is atomic on
+//! both stores, so no burst of concurrent requests gets past the limit. A fixed window lets at
+//! most twice the limit through around a window boundary, which these limits allow for.
+
+use crate::clock::Clock;
+use crate::error::{AppError, AppResult};
+use crate::store::{Key, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// At most `max` requests per `window_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub max: i64,
+    pub window_secs: i64,
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    /// `"10/3600"`: ten per hour.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (max, window) = s.split_once('/').ok_or("expected MAX/SECONDS, e.g. 10/3600")?;
+        let max: i64 = max.trim().parse().map_err(|_| "MAX must be a whole number")?;
+        let window_secs: i64 = window.trim().parse().map_err(|_| "SECONDS must be a whole number")?;
+        if max < 1 || window_secs < 1 {
+            return Err("MAX and SECONDS must be at least 1".into());
+        }
+        Ok(Limit { max, window_secs })
+    }
+}
+
+/// What is limited, and by which subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    RegisterIp,
+    SigninIp,
+    SigninEmail,
+    VerifyIp,
+    ResendIp,
+    ResendEmail,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 6] = [
+        Rule::RegisterIp,
+        Rule::SigninIp,
+        Rule::SigninEmail,
+        Rule::VerifyIp,
+        Rule::ResendIp,
+        Rule::ResendEmail,
+    ];
+
+    /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::RegisterIp => "register_ip",
+            Rule::SigninIp => "signin_ip",
+            Rule::SigninEmail => "signin_email",
+            Rule::VerifyIp => "verify_ip",
+            Rule::ResendIp => "resend_ip",
+            Rule::ResendEmail => "resend_email",
+        }
+    }
+
+    /// Per-IP limits are generous because a campus network puts many people behind one address;
+    /// per-email limits are tight because one person signs in a few times a day.
+    pub fn default_limit(self) -> Limit {
+        let (max, window_secs) = match self {
+            Rule::RegisterIp => (20, 3600),
+            Rule::SigninIp => (100, 300),
+            Rule::SigninEmail => (10, 900),
+            Rule::VerifyIp => (30, 900),
+            Rule::ResendIp => (10, 3600),
+            Rule::ResendEmail => (3, 3600),
+        };
+        Limit { max, window_secs }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits(HashMap<Rule, Limit>);
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits(Rule::ALL.iter().map(|r| (*r, r.default_limit())).collect())
+    }
+}
+
+impl RateLimits {
+    pub fn get(&self, rule: Rule) -> Limit {
+        self.0.get(&rule).copied().unwrap_or_else(|| rule.default_limit())
+    }
+
+    pub fn set(&mut self, rule: Rule, limit: Limit) {
+        self.0.insert(rule, limit);
+    }
+}
+
+pub struct RateLimiter {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    limits: RateLimits,
+}
+
+impl RateLimiter {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limits: RateLimits) -> Self {
+        RateLimiter { store, clock, limits }
+    }
+
+    /// Counts one request of `subject` under `rule`; `RateLimited` once the window is full.
+    pub async fn hit(&self, rule: Rule, subject: &str) -> AppResult<()> {
+        let limit = self.limits.get(rule);
+        let now = self.clock.epoch_seconds();
+        let window = now.div_euclid(limit.window_secs);
+        let window_end = (window + 1) * limit.window_secs;
+        let key = Key::new(format!("RATE#{}#{subject}", rule.name()), format!("W#{window}"));
+        let count = self.store.increment(&key, "count", 1, window_end).await?;
+        if count > limit.max {
+            tracing::info!(rule = rule.name(), "rate limited");
+            return Err(AppError::RateLimited { retry_after_secs: (window_end - now).max(1) });
+        }
+        Ok(())
+    }
+
+    /// Two limits at once (e.g. per IP and per email): the counters are separate items, so the
+    /// two increments run concurrently and cost one round trip of latency.
+    pub async fn hit_both(&self, a: (Rule, &str), b: (Rule, &str)) -> AppResult<()> {
+        tokio::try_join!(self.hit(a.0, a.1), self.hit(b.0, b.1)).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_limits() {
+        assert_eq!("10/3600".parse::<Limit>(), Ok(Limit { max: 10, window_secs: 3600 }));
+        assert!("10".parse::<Limit>().is_err());
+        assert!("0/60".parse::<Limit>().is_err());
+        assert!("ten/60".parse::<Limit>().is_err());
+    }
+}

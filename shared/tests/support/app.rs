@@ -1,0 +1,193 @@
+//! The test app: the real router over a real store, a recording mailer and a manual clock,
+//! driven with real cookie headers.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use carpool::auth::hashing::Argon2Params;
+use carpool::clock::ManualClock;
+use carpool::config::AuthConfig;
+use carpool::domain::campus::Campus;
+use carpool::http::{router, AppState, Function};
+use carpool::mail::{Mailer, Message};
+use carpool::repo::campuses;
+use carpool::store::Store;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Keeps every message instead of sending it.
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<Message>>);
+
+#[async_trait::async_trait]
+impl Mailer for Recorder {
+    async fn send(&self, message: &Message) -> Result<(), carpool::mail::MailError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+impl Recorder {
+    pub fn to(&self, to: &str) -> Vec<Message> {
+        self.0.lock().unwrap().iter().filter(|m| m.to == to).cloned().collect()
+    }
+}
+
+pub struct App {
+    pub router: Router,
+    pub clock: Arc<ManualClock>,
+    pub mail: Arc<Recorder>,
+    pub store: Arc<dyn Store>,
+    pub keep: Option<tempfile::TempDir>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    /// The `name=value` part of the one session cookie set.
+    pub fn session_cookie(&self) -> String {
+        let cookies = self.set_cookies();
+        assert_eq!(cookies.len(), 1, "exactly one cookie: {cookies:?}");
+        cookies[0].split(';').next().unwrap().to_owned()
+    }
+}
+
+pub fn demo_campus() -> Campus {
+    Campus {
+        id: "example".into(),
+        name: "Example University".into(),
+        domains: vec!["example.edu".into()],
+        allow_subdomains: true,
+        time_zone: "America/New_York".into(),
+    }
+}
+
+impl App {
+    pub async fn new(store: Arc<dyn Store>, clock: Arc<ManualClock>, dev_mode: bool) -> App {
+        Self::with(store, clock, |config| config.dev_mode = dev_mode).await
+    }
+
+    /// An app whose configuration the test adjusts.
+    pub async fn with(
+        store: Arc<dyn Store>,
+        clock: Arc<ManualClock>,
+        configure: impl FnOnce(&mut AuthConfig),
+    ) -> App {
+        campuses::seed(store.as_ref(), &[demo_campus()]).await.unwrap();
+        let mail = Arc::new(Recorder::default());
+        let mut config = test_config();
+        configure(&mut config);
+        let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config).unwrap();
+        App { router: router(state, &Function::ALL), clock, mail, store, keep: None }
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        assert!(headers.contains_key("x-request-id"), "every response has a request id");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        Reply { status, headers, body }
+    }
+
+    pub async fn post(&self, path: &str, body: Value, cookie: Option<&str>) -> Reply {
+        self.post_raw(path, body.to_string(), cookie).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: String, cookie: Option<&str>) -> Reply {
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.request(req.body(Body::from(body)).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.request(req.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn register(&self, email: &str) -> Reply {
+        self.post(
+            "/api/auth/register",
+            json!({"email": email, "password": PASSWORD, "name": "Alice Example"}),
+            None,
+        )
+        .await
+    }
+
+    /// Registers, verifies and signs in; returns the `Cookie` header value.
+    pub async fn signed_in(&self, email: &str, remember_me: bool) -> String {
+        let reg = self.register(email).await;
+        assert_eq!(reg.status, StatusCode::ACCEPTED);
+        let token = reg.body["devVerificationToken"].as_str().unwrap().to_owned();
+        assert_eq!(
+            self.post("/api/auth/verify-email", json!({"token": token}), None).await.status,
+            StatusCode::OK
+        );
+        let res = self
+            .post(
+                "/api/auth/signin",
+                json!({"email": email, "password": PASSWORD, "rememberMe": remember_me}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.session_cookie()
+    }
+}
+
+pub async fn embedded() -> App {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (store, dir) = super::embedded_store(clock.clone());
+    let mut app = App::new(Arc::new(store), clock, true).await;
+    app.keep = Some(dir);
+    app
+}
+
+pub async fn dynamo() -> App {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = super::dynamo_store(clock.clone()).await;
+    App::new(Arc::new(store), clock, true).await
+}
+
+pub async fn dynamo_prod() -> App {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = super::dynamo_store(clock.clone()).await;
+    App::new(Arc::new(store), clock, false).await
+}
+
+pub async fn embedded_prod() -> App {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (store, dir) = super::embedded_store(clock.clone());
+    let mut app = App::new(Arc::new(store), clock, false).await;
+    app.keep = Some(dir);
+    app
+}
+
+/// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests.
+pub fn test_config() -> AuthConfig {
+    let mut config = AuthConfig::local("https://carpool.example.edu");
+    config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    config
+}
