@@ -25,6 +25,8 @@ pub enum AppError {
     Unauthenticated,
     #[error("too many requests; try again later")]
     RateLimited { retry_after_secs: i64 },
+    #[error("too many failed sign-ins: sign-in is locked for a while; you can still reset your password")]
+    AccountLocked { retry_after_secs: i64 },
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -47,6 +49,7 @@ impl AppError {
             AppError::EmailNotVerified => "email_not_verified",
             AppError::Unauthenticated => "unauthenticated",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::AccountLocked { .. } => "account_locked",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Internal(_) => "internal_error",
@@ -64,7 +67,18 @@ impl AppError {
             AppError::UnsupportedMediaType => 415,
             AppError::CampusNotSupported | AppError::WeakPassword(_) => 422,
             AppError::RateLimited { .. } => 429,
+            AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds after which the request may succeed (`Retry-After`).
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            AppError::RateLimited { retry_after_secs } | AppError::AccountLocked { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::domain::email::Email;
 use crate::domain::license::License;
+use crate::domain::lockout as lockout_rules;
 use crate::domain::name::parse_name;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::domain::secret::{self, parse_session_token, Secret};
@@ -17,6 +18,7 @@ use crate::mail::{templates, Mailer};
 use crate::rate_limit::{RateLimiter, Rule};
 use crate::repo::accounts::{self, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE};
 use crate::repo::campuses::CampusDirectory;
+use crate::repo::lockout;
 use crate::repo::sessions::{self, SessionRecord};
 use crate::repo::tokens::{self, Purpose, TokenRecord};
 use crate::store::{attrs, Store, StoreError, Write};
@@ -197,18 +199,26 @@ impl AuthService {
         if input.password.chars().count() > MAX_PASSWORD_CHARS {
             return Err(AppError::InvalidCredentials);
         }
-        let found = match accounts::user_id_for_email(self.store.as_ref(), &email).await? {
+        let (claim, lock) = lockout::claim_and_state(self.store.as_ref(), &email).await?;
+        let now_secs = self.clock.epoch_seconds();
+        if let Some(until) = lock.locked_until.filter(|until| *until > now_secs) {
+            // Even the right password waits: the lock is on the email, not on a guess.
+            return Err(AppError::AccountLocked { retry_after_secs: until - now_secs });
+        }
+        let found = match claim {
             Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
             None => None,
         };
         let Some((user, driver)) = found else {
             self.burn_decoy(input.password).await?;
             info!(outcome = "unknown_email", "sign-in refused");
+            self.count_failure(&email, None).await?;
             return Err(AppError::InvalidCredentials);
         };
         let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
         let Verdict::Match { needs_rehash } = verdict else {
             info!(user_id = %user.id, outcome = "wrong_password", "sign-in refused");
+            self.count_failure(&email, Some(&user)).await?;
             return Err(AppError::InvalidCredentials);
         };
         if !user.email_verified {
@@ -228,6 +238,9 @@ impl AuthService {
             user_agent: input.user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
         };
         let mut writes = vec![sessions::put(&token.digest(), &session)];
+        if lock.failures > 0 {
+            writes.push(lockout::clear(&email));
+        }
         if needs_rehash {
             // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in.
             let upgraded = self.hash(input.password).await?;
@@ -236,6 +249,36 @@ impl AuthService {
         self.store.write(writes).await?;
         info!(user_id = %user.id, session_id = %session.id, rehashed = needs_rehash, "signed in");
         Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
+    }
+
+    /// Counts a wrong password for the email; every `THRESHOLD`-th locks it and tells the owner.
+    async fn count_failure(&self, email: &Email, owner: Option<&UserRecord>) -> AppResult<()> {
+        let now = self.clock.epoch_seconds();
+        let forget_at = now + lockout_rules::FAILURE_MEMORY.whole_seconds();
+        let failures = lockout::record_failure(self.store.as_ref(), email, forget_at).await?;
+        let Some(period) = lockout_rules::lock_after(failures) else { return Ok(()) };
+        let until = now + period.whole_seconds();
+        self.store
+            .write(vec![lockout::lock(email, until, until + lockout_rules::FAILURE_MEMORY.whole_seconds())])
+            .await?;
+        warn!(
+            user_id = owner.map(|u| u.id.to_string()),
+            failures,
+            minutes = period.whole_minutes(),
+            "sign-in locked"
+        );
+        if let Some(user) = owner {
+            let message = templates::account_locked(
+                &self.config.app_url,
+                &user.email,
+                &user.name,
+                period.whole_minutes(),
+            );
+            if let Err(e) = self.mailer.send(&message).await {
+                warn!(user_id = %user.id, error = %e, "lockout notice not sent");
+            }
+        }
+        Ok(())
     }
 
     /// The session behind a cookie value, sliding its expiry when it is due.

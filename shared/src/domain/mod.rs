@@ -3,6 +3,7 @@
 pub mod campus;
 pub mod email;
 pub mod license;
+pub mod lockout;
 pub mod name;
 pub mod password;
 pub mod secret;

@@ -54,6 +54,26 @@ pub fn already_registered(app_url: &str, to: &str, name: &str) -> Message {
     Message { to: to.to_owned(), subject: format!("Your {PRODUCT} account"), text, html }
 }
 
+pub fn account_locked(app_url: &str, to: &str, name: &str, minutes: i64) -> Message {
+    let period = if minutes == 1 { "1 minute".to_owned() } else { format!("{minutes} minutes") };
+    let forgot = format!("{}/forgot-password", app_url.trim_end_matches('/'));
+    let text = format!(
+        "Hi {name},\n\n\
+         After several wrong passwords, sign-in to your {PRODUCT} account is locked for {period}.\n\n\
+         If it was you, wait and try again, or reset your password now at {forgot}\n\
+         If it was not you, someone may be guessing your password: reset it to be safe.\n"
+    );
+    let html = page(&format!(
+        "<p>Hi {name},</p>\
+         <p>After several wrong passwords, sign-in to your {PRODUCT} account is locked for {period}.</p>\
+         <p>If it was you, wait and try again, or <a href=\"{forgot}\">reset your password</a> now. \
+         If it was not you, someone may be guessing your password: reset it to be safe.</p>",
+        name = escape(name),
+        forgot = escape(&forgot),
+    ));
+    Message { to: to.to_owned(), subject: format!("{PRODUCT} sign-in locked"), text, html }
+}
+
 fn page(body: &str) -> String {
     format!("<!doctype html><html><body style=\"font-family:sans-serif\">{body}</body></html>")
 }

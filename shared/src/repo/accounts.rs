@@ -52,7 +52,7 @@ pub fn driver_key(id: Ulid) -> Key {
 }
 
 /// Keyed by the normalised email (see `Email::parse`).
-fn email_key(email: &str) -> Key {
+pub(crate) fn email_key(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "EMAIL")
 }
 
@@ -79,8 +79,11 @@ pub fn create_writes(user: &UserRecord, driver: &DriverRecord) -> Vec<Write> {
 pub const EMAIL_CLAIM_WRITE: usize = 0;
 
 pub async fn user_id_for_email(store: &dyn Store, email: &Email) -> Result<Option<Ulid>, StoreError> {
-    let Some(item) = store.get(&email_key(email.as_str())).await? else { return Ok(None) };
-    Ok(Some(from_item::<EmailClaim>(&item)?.user_id))
+    store.get(&email_key(email.as_str())).await?.map(|item| decode_claim(&item)).transpose()
+}
+
+pub(crate) fn decode_claim(item: &Item) -> Result<Ulid, StoreError> {
+    Ok(from_item::<EmailClaim>(item)?.user_id)
 }
 
 /// A user with their driver profile, in one round trip.
