@@ -21,13 +21,13 @@ use crate::repo::campuses::CampusDirectory;
 use crate::repo::lockout;
 use crate::repo::sessions::{self, SessionRecord};
 use crate::repo::tokens::{self, Purpose, TokenRecord};
-use crate::store::{attrs, Store, StoreError, Write};
+use crate::store::{attrs, Cond, Store, StoreError, Write};
 use hashing::{PasswordHasher, Verdict};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 use tracing::{info, warn};
 use ulid::Ulid;
-use views::{SessionView, UserView};
+use views::{SessionListEntry, SessionView, UserView};
 
 /// Longest User-Agent kept with a session (it is only a device label).
 const MAX_USER_AGENT_CHARS: usize = 256;
@@ -70,6 +70,13 @@ pub struct SignedIn {
 pub struct CurrentSession {
     pub user: UserView,
     pub session: SessionView,
+}
+
+/// A checked session: whose it is, its digest, and what was loaded with it.
+struct Authenticated {
+    user_id: Ulid,
+    digest: String,
+    loaded: sessions::Loaded,
 }
 
 pub struct AuthService {
@@ -283,6 +290,60 @@ impl AuthService {
 
     /// The session behind a cookie value, sliding its expiry when it is due.
     pub async fn session(&self, cookie: &str) -> AppResult<CurrentSession> {
+        let current = self.authenticate(cookie).await?;
+        let loaded = &current.loaded;
+        let campus = self.user_campus(&loaded.user).await?;
+        Ok(CurrentSession {
+            user: UserView::new(&loaded.user, &loaded.driver, &campus),
+            session: SessionView::from(&loaded.session),
+        })
+    }
+
+    /// The caller's sessions, newest first, the current one marked.
+    pub async fn sessions(&self, cookie: &str) -> AppResult<Vec<SessionListEntry>> {
+        let current = self.authenticate(cookie).await?;
+        let mut all = sessions::list(self.store.as_ref(), current.user_id).await?;
+        all.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
+        Ok(all.iter().map(|(digest, s)| SessionListEntry::new(s, *digest == current.digest)).collect())
+    }
+
+    /// Revokes one of the caller's sessions by its public id (`NotFound` for anyone else's).
+    /// Returns whether it was the caller's own current session.
+    pub async fn revoke_session(&self, cookie: &str, id: &str) -> AppResult<bool> {
+        let current = self.authenticate(cookie).await?;
+        let all = sessions::list(self.store.as_ref(), current.user_id).await?;
+        let (digest, _) = all.iter().find(|(_, s)| s.id.to_string() == id).ok_or(AppError::NotFound)?;
+        match self.store.write(vec![sessions::delete(current.user_id, digest)]).await {
+            Err(StoreError::ConditionFailed { .. }) => return Err(AppError::NotFound),
+            other => other?,
+        }
+        info!(user_id = %current.user_id, session_id = %id, "session revoked");
+        Ok(*digest == current.digest)
+    }
+
+    /// Ends every session of the caller, this one included.
+    pub async fn sign_out_everywhere(&self, cookie: &str) -> AppResult<()> {
+        let current = self.authenticate(cookie).await?;
+        let all = sessions::list(self.store.as_ref(), current.user_id).await?;
+        let deletes: Vec<_> = all
+            .iter()
+            .map(|(digest, _)| Write::Delete {
+                key: sessions::session_key(current.user_id, digest),
+                cond: Cond::Always,
+            })
+            .collect();
+        // A transaction holds at most 100 writes.
+        for chunk in deletes.chunks(100) {
+            self.store.write(chunk.to_vec()).await?;
+        }
+        info!(user_id = %current.user_id, sessions = all.len(), "signed out everywhere");
+        Ok(())
+    }
+
+    /// Checks the cookie's session (any store error or absence is `Unauthenticated`) and slides
+    /// its expiry when due. Every protected use case starts here, so a revoked session is refused
+    /// at once.
+    async fn authenticate(&self, cookie: &str) -> AppResult<Authenticated> {
         let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
         let digest = token.digest();
         let mut loaded =
@@ -297,11 +358,7 @@ impl AuthService {
                 other => other?,
             }
         }
-        let campus = self.user_campus(&loaded.user).await?;
-        Ok(CurrentSession {
-            user: UserView::new(&loaded.user, &loaded.driver, &campus),
-            session: SessionView::from(&loaded.session),
-        })
+        Ok(Authenticated { user_id, digest, loaded })
     }
 
     /// Deletes the session; a second sign-out with the same cookie is `Unauthenticated`.

@@ -75,3 +75,31 @@ impl From<&SessionRecord> for SessionView {
         SessionView { id: s.id.to_string(), expires_at: s.expires_at, remember_me: s.remember_me }
     }
 }
+
+/// One entry of `GET /api/auth/sessions`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionListEntry {
+    pub id: String,
+    pub device: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub current: bool,
+}
+
+impl SessionListEntry {
+    pub fn new(s: &SessionRecord, current: bool) -> Self {
+        SessionListEntry {
+            id: s.id.to_string(),
+            device: crate::domain::device::device_label(s.user_agent.as_deref()),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            current,
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Plain types and rules: no I/O, no async, no AWS.
 
 pub mod campus;
+pub mod device;
 pub mod email;
 pub mod license;
 pub mod lockout;

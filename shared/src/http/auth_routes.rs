@@ -7,7 +7,7 @@ use super::AppState;
 use crate::auth::{LicenseInput, Registration, SignIn};
 use crate::domain::license::ymd;
 use crate::error::AppError;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -132,5 +132,33 @@ pub async fn sign_out(
     SessionCookie(cookie): SessionCookie,
 ) -> Result<Response, AppError> {
     state.auth.sign_out(&cookie).await?;
+    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response())
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+) -> Result<Response, AppError> {
+    let sessions = state.auth.sessions(&cookie).await?;
+    Ok(axum::Json(json!({ "sessions": sessions })).into_response())
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let was_current = state.auth.revoke_session(&cookie, &id).await?;
+    if was_current {
+        return Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+) -> Result<Response, AppError> {
+    state.auth.sign_out_everywhere(&cookie).await?;
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response())
 }

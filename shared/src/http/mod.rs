@@ -17,7 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -70,7 +70,10 @@ impl Function {
             Function::Signin => Router::new().route("/api/auth/signin", post(a::sign_in)),
             Function::Session => Router::new()
                 .route("/api/auth/session", get(a::session))
-                .route("/api/auth/signout", post(a::sign_out)),
+                .route("/api/auth/signout", post(a::sign_out))
+                .route("/api/auth/sessions", get(a::sessions))
+                .route("/api/auth/sessions/{id}", delete(a::revoke_session))
+                .route("/api/auth/signout-all", post(a::sign_out_everywhere)),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::accounts::{decode_user_with_driver, driver_key, user_key, DriverRecord, UserRecord};
 use super::{from_item, to_attrs};
-use crate::store::{attrs, Cond, Item, Key, Store, StoreError, Write};
+use crate::store::{attrs, Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -65,6 +65,24 @@ pub fn touch(user: Ulid, digest: &str, now: OffsetDateTime, expires_at: OffsetDa
         set: attrs([("lastSeenAt", rfc3339(now).into()), ("expiresAt", rfc3339(expires_at).into())]),
         expires_at: Some(expires_at.unix_timestamp()),
         cond: Cond::Exists,
+    }
+}
+
+/// All live sessions of a user with the digests they are stored under (a strongly consistent
+/// query of the user's partition).
+pub async fn list(store: &dyn Store, user: Ulid) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+    let mut query = Query::new(format!("USER#{user}"), SkRange::Prefix("SESSION#".into()));
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&query).await?;
+        for item in &page.items {
+            let digest = item.key.sk.trim_start_matches("SESSION#").to_owned();
+            out.push((digest, from_item(item)?));
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(out),
+        }
     }
 }
 
