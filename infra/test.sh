@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv-test
-LAMBDAS=(register verify-email signin session)
+LAMBDAS=(register verify-email signin session password)
 step() { printf '\n== %s\n' "$*"; }
 
 step "Python test tools in $VENV (moto, cfn-lint, cargo-lambda)"

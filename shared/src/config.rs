@@ -119,6 +119,10 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::VerifyIp => "RATE_LIMIT_VERIFY_IP",
                 Rule::ResendIp => "RATE_LIMIT_RESEND_IP",
                 Rule::ResendEmail => "RATE_LIMIT_RESEND_EMAIL",
+                Rule::ForgotIp => "RATE_LIMIT_FORGOT_IP",
+                Rule::ForgotEmail => "RATE_LIMIT_FORGOT_EMAIL",
+                Rule::ResetIp => "RATE_LIMIT_RESET_IP",
+                Rule::ChangeUser => "RATE_LIMIT_CHANGE_USER",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

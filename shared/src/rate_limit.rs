@@ -40,6 +40,10 @@ pub enum Rule {
     VerifyIp,
     ResendIp,
     ResendEmail,
+    ForgotIp,
+    ForgotEmail,
+    ResetIp,
+    ChangeUser,
 }
 
 impl Rule {
@@ -61,6 +65,10 @@ impl Rule {
             Rule::VerifyIp => "verify_ip",
             Rule::ResendIp => "resend_ip",
             Rule::ResendEmail => "resend_email",
+            Rule::ForgotIp => "forgot_ip",
+            Rule::ForgotEmail => "forgot_email",
+            Rule::ResetIp => "reset_ip",
+            Rule::ChangeUser => "change_user",
         }
     }
 
@@ -74,6 +82,11 @@ impl Rule {
             Rule::VerifyIp => (30, 900),
             Rule::ResendIp => (10, 3600),
             Rule::ResendEmail => (3, 3600),
+            Rule::ForgotIp => (10, 3600),
+            Rule::ForgotEmail => (3, 3600),
+            Rule::ResetIp => (20, 900),
+            // Change needs the current password: a stolen session must not brute-force it.
+            Rule::ChangeUser => (5, 900),
         };
         Limit { max, window_secs }
     }

@@ -2,7 +2,10 @@
 //! sign in, read the session, sign out.
 
 pub mod hashing;
+mod password;
 pub mod views;
+
+pub use password::RESET_TOKEN_LIFE;
 
 use crate::clock::Clock;
 use crate::config::AuthConfig;
@@ -21,7 +24,7 @@ use crate::repo::campuses::CampusDirectory;
 use crate::repo::lockout;
 use crate::repo::sessions::{self, SessionRecord};
 use crate::repo::tokens::{self, Purpose, TokenRecord};
-use crate::store::{attrs, Cond, Store, StoreError, Write};
+use crate::store::{attrs, Store, StoreError, Write};
 use hashing::{PasswordHasher, Verdict};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
@@ -324,19 +327,10 @@ impl AuthService {
     /// Ends every session of the caller, this one included.
     pub async fn sign_out_everywhere(&self, cookie: &str) -> AppResult<()> {
         let current = self.authenticate(cookie).await?;
-        let all = sessions::list(self.store.as_ref(), current.user_id).await?;
-        let deletes: Vec<_> = all
-            .iter()
-            .map(|(digest, _)| Write::Delete {
-                key: sessions::session_key(current.user_id, digest),
-                cond: Cond::Always,
-            })
-            .collect();
-        // A transaction holds at most 100 writes.
-        for chunk in deletes.chunks(100) {
-            self.store.write(chunk.to_vec()).await?;
-        }
-        info!(user_id = %current.user_id, sessions = all.len(), "signed out everywhere");
+        let deletes = self.session_deletes(&current.loaded.user, None).await?;
+        let count = deletes.len();
+        self.write_in_chunks(deletes).await?;
+        info!(user_id = %current.user_id, sessions = count, "signed out everywhere");
         Ok(())
     }
 

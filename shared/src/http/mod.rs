@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod cookies;
 mod error;
 pub mod json;
+mod password_routes;
 pub mod request_log;
 
 use crate::auth::AuthService;
@@ -44,11 +45,12 @@ pub enum Function {
     VerifyEmail,
     Signin,
     Session,
+    Password,
 }
 
 impl Function {
-    pub const ALL: [Function; 4] =
-        [Function::Register, Function::VerifyEmail, Function::Signin, Function::Session];
+    pub const ALL: [Function; 5] =
+        [Function::Register, Function::VerifyEmail, Function::Signin, Function::Session, Function::Password];
 
     /// The function's binary (and `events/` directory) name.
     pub fn name(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Function {
             Function::VerifyEmail => "verify-email",
             Function::Signin => "signin",
             Function::Session => "session",
+            Function::Password => "password",
         }
     }
 
@@ -74,6 +77,11 @@ impl Function {
                 .route("/api/auth/sessions", get(a::sessions))
                 .route("/api/auth/sessions/{id}", delete(a::revoke_session))
                 .route("/api/auth/signout-all", post(a::sign_out_everywhere)),
+            Function::Password => Router::new()
+                .route("/api/auth/password/forgot", post(password_routes::forgot))
+                .route("/api/auth/password/reset", post(password_routes::reset))
+                .route("/api/auth/password/change", post(password_routes::change))
+                .route("/api/auth/password/strength", post(password_routes::strength)),
         }
     }
 }

@@ -74,6 +74,54 @@ pub fn account_locked(app_url: &str, to: &str, name: &str, minutes: i64) -> Mess
     Message { to: to.to_owned(), subject: format!("{PRODUCT} sign-in locked"), text, html }
 }
 
+pub fn password_reset(
+    app_url: &str,
+    to: &str,
+    name: &str,
+    token: &Secret,
+    valid_for_minutes: i64,
+) -> Message {
+    let link = format!("{}/reset-password?token={}", app_url.trim_end_matches('/'), token.expose());
+    let text = format!(
+        "Hi {name},\n\n\
+         Someone asked to reset the password of your {PRODUCT} account. To choose a new one:\n\n\
+         {link}\n\n\
+         The link works once and expires in {valid_for_minutes} minutes.\n\
+         If you did not ask, ignore this message: your password stays as it is.\n"
+    );
+    let html = page(&format!(
+        "<p>Hi {name},</p>\
+         <p>Someone asked to reset the password of your {PRODUCT} account.</p>\
+         <p><a href=\"{link}\">Choose a new password</a></p>\
+         <p>Or paste this link into your browser:<br>{link}</p>\
+         <p>The link works once and expires in {valid_for_minutes} minutes. If you did not ask, ignore \
+         this message: your password stays as it is.</p>",
+        name = escape(name),
+        link = escape(&link),
+    ));
+    Message { to: to.to_owned(), subject: format!("Reset your {PRODUCT} password"), text, html }
+}
+
+/// Sent after a reset or a change, so an owner who did not do it finds out.
+pub fn password_changed(app_url: &str, to: &str, name: &str) -> Message {
+    let forgot = format!("{}/forgot-password", app_url.trim_end_matches('/'));
+    let text = format!(
+        "Hi {name},\n\n\
+         The password of your {PRODUCT} account was just changed, and your other sessions were \
+         signed out.\n\n\
+         If this was not you, reset your password now at {forgot}\n"
+    );
+    let html = page(&format!(
+        "<p>Hi {name},</p>\
+         <p>The password of your {PRODUCT} account was just changed, and your other sessions were \
+         signed out.</p>\
+         <p>If this was not you, <a href=\"{forgot}\">reset your password</a> now.</p>",
+        name = escape(name),
+        forgot = escape(&forgot),
+    ));
+    Message { to: to.to_owned(), subject: format!("Your {PRODUCT} password was changed"), text, html }
+}
+
 fn page(body: &str) -> String {
     format!("<!doctype html><html><body style=\"font-family:sans-serif\">{body}</body></html>")
 }

@@ -1,4 +1,4 @@
-//! Single-use tokens (email verification; password reset later), stored under their digest with
+//! Single-use tokens (email verification, password reset), stored under their digest with
 //! an expiry. Consuming one deletes it with a condition, so concurrent uses cannot both succeed.
 
 use super::{from_item, to_attrs};
@@ -11,6 +11,7 @@ use ulid::Ulid;
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     VerifyEmail,
+    ResetPassword,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,156 @@
+//! Password recovery and change (OWASP Forgot Password Cheat Sheet): forgot always answers the
+//! same; reset tokens live one hour, are single use and stored as digests; a reset or change
+//! ends other sessions and tells the owner; the strength meter shares the server's rules.
+
+use super::{blocking, AuthService};
+use crate::domain::email::Email;
+use crate::domain::password::Strength;
+use crate::domain::secret;
+use crate::error::{AppError, AppResult};
+use crate::mail::templates;
+use crate::rate_limit::Rule;
+use crate::repo::accounts::{self, UserRecord};
+use crate::repo::tokens::{self, Purpose, TokenRecord};
+use crate::repo::{lockout, sessions};
+use crate::store::{attrs, Cond, StoreError, Write};
+use time::Duration;
+use tracing::{info, warn};
+
+/// Life of a password reset link.
+pub const RESET_TOKEN_LIFE: Duration = Duration::hours(1);
+/// DynamoDB's cap on one transaction.
+const MAX_TRANSACTION: usize = 100;
+
+impl AuthService {
+    /// Mails a reset link to an existing, verified account; answers the same for any email.
+    pub async fn forgot_password(&self, email: &str, client_ip: &str) -> AppResult<()> {
+        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.limiter.hit_both((Rule::ForgotIp, client_ip), (Rule::ForgotEmail, email.as_str())).await?;
+        let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
+            return Ok(());
+        };
+        let Some((user, _)) = accounts::user_with_driver(self.store.as_ref(), user_id).await? else {
+            return Ok(());
+        };
+        if !user.email_verified {
+            return Ok(());
+        }
+        let token = secret::new_token();
+        let expires = (self.now() + RESET_TOKEN_LIFE).unix_timestamp();
+        let record = TokenRecord { purpose: Purpose::ResetPassword, user_id: user.id };
+        self.store.write(vec![tokens::put(&token, &record, expires)]).await?;
+        let message = templates::password_reset(
+            &self.config.app_url,
+            &user.email,
+            &user.name,
+            &token,
+            RESET_TOKEN_LIFE.whole_minutes(),
+        );
+        if let Err(e) = self.mailer.send(&message).await {
+            warn!(user_id = %user.id, error = %e, "password reset mail not sent");
+        }
+        info!(user_id = %user.id, "password reset requested");
+        Ok(())
+    }
+
+    /// Sets a new password from a reset link: all sessions end, any lock ends, no sign-in.
+    pub async fn reset_password(&self, token: &str, password: &str, client_ip: &str) -> AppResult<()> {
+        self.limiter.hit(Rule::ResetIp, client_ip).await?;
+        let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
+        let record = tokens::find(self.store.as_ref(), &token, Purpose::ResetPassword)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        let (user, _) = accounts::user_with_driver(self.store.as_ref(), record.user_id)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        // A weak choice leaves the link usable for a better one.
+        self.check_new_password(&user, password)?;
+        let hash = self.hash(password.to_owned()).await?;
+        let email = Email::parse(&user.email).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut writes = vec![
+            tokens::consume(&token),
+            accounts::update_user(
+                user.id,
+                attrs([("passwordHash", hash.into()), ("emailVerified", true.into())]),
+            ),
+            lockout::clear(&email),
+        ];
+        writes.extend(self.session_deletes(&user, None).await?);
+        match self.write_in_chunks(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidToken),
+            other => other?,
+        }
+        info!(user_id = %user.id, "password reset");
+        self.notify_password_changed(&user).await;
+        Ok(())
+    }
+
+    /// Changes the password of the signed-in user, who proves it with the current one; this
+    /// session stays, the others end.
+    pub async fn change_password(&self, cookie: &str, current: &str, password: &str) -> AppResult<()> {
+        let session = self.authenticate(cookie).await?;
+        let user = session.loaded.user.clone();
+        self.limiter.hit(Rule::ChangeUser, &user.id.to_string()).await?;
+        let (hasher, stored, given) = (self.hasher.clone(), user.password_hash.clone(), current.to_owned());
+        if !matches!(
+            blocking(move || hasher.verify(&given, &stored)).await?,
+            super::hashing::Verdict::Match { .. }
+        ) {
+            return Err(AppError::InvalidCredentials);
+        }
+        self.check_new_password(&user, password)?;
+        let hash = self.hash(password.to_owned()).await?;
+        let mut writes = vec![accounts::update_user(user.id, attrs([("passwordHash", hash.into())]))];
+        writes.extend(self.session_deletes(&user, Some(&session.digest)).await?);
+        self.write_in_chunks(writes).await?;
+        info!(user_id = %user.id, "password changed");
+        self.notify_password_changed(&user).await;
+        Ok(())
+    }
+
+    /// The strength meter: the very rules `register`, `reset` and `change` enforce.
+    pub fn password_strength(&self, password: &str, email: Option<&str>, name: Option<&str>) -> Strength {
+        let inputs: Vec<&str> = [email, name].into_iter().flatten().collect();
+        self.config.password.assess(password, &inputs)
+    }
+
+    fn check_new_password(&self, user: &UserRecord, password: &str) -> AppResult<()> {
+        self.config
+            .password
+            .check(password, &[&user.email, &user.name])
+            .map_err(|e| AppError::WeakPassword(e.to_string()))
+    }
+
+    /// Deletes of the user's sessions, except the one kept.
+    pub(super) async fn session_deletes(
+        &self,
+        user: &UserRecord,
+        keep: Option<&str>,
+    ) -> AppResult<Vec<Write>> {
+        let all = sessions::list(self.store.as_ref(), user.id).await?;
+        Ok(all
+            .iter()
+            .filter(|(digest, _)| Some(digest.as_str()) != keep)
+            .map(|(digest, _)| Write::Delete {
+                key: sessions::session_key(user.id, digest),
+                cond: Cond::Always,
+            })
+            .collect())
+    }
+
+    /// The first chunk holds the writes that must be atomic (they come first); the rest are
+    /// session deletes beyond one transaction's capacity.
+    pub(super) async fn write_in_chunks(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for chunk in writes.chunks(MAX_TRANSACTION) {
+            self.store.write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn notify_password_changed(&self, user: &UserRecord) {
+        let message = templates::password_changed(&self.config.app_url, &user.email, &user.name);
+        if let Err(e) = self.mailer.send(&message).await {
+            warn!(user_id = %user.id, error = %e, "password change notice not sent");
+        }
+    }
+}
