@@ -19,13 +19,18 @@ pub struct AuthConfig {
     /// Life of an email verification token: 24 to 48 hours.
     pub verification_ttl: Duration,
     pub rate_limits: RateLimits,
+    /// Browser origins allowed to call the API with credentials (CORS) and to change state
+    /// (CSRF check). The app URL's origin by default.
+    pub allowed_origins: Vec<String>,
 }
 
 impl AuthConfig {
     /// Defaults for local runs and tests.
     pub fn local(app_url: impl Into<String>) -> Self {
+        let app_url: String = app_url.into();
         AuthConfig {
-            app_url: app_url.into(),
+            allowed_origins: vec![app_url.clone()],
+            app_url,
             dev_mode: true,
             argon2: Argon2Params::default(),
             password: PasswordPolicy::default(),
@@ -58,9 +63,15 @@ impl LambdaConfig {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&get);
+        let app_url = env.url("APP_URL")?;
+        let allowed_origins = match env.optional("ALLOWED_ORIGINS") {
+            Some(list) => list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            None => vec![app_url.clone()],
+        };
         Ok(LambdaConfig {
             auth: AuthConfig {
-                app_url: env.url("APP_URL")?,
+                app_url,
+                allowed_origins,
                 dev_mode: env.parsed("DEV_MODE", false)?,
                 argon2: Argon2Params {
                     memory_kib: env.parsed("ARGON2_MEMORY_KIB", Argon2Params::default().memory_kib)?,
@@ -173,6 +184,7 @@ mod tests {
         assert_eq!(c.auth.argon2, Argon2Params::default());
         assert_eq!(c.auth.verification_ttl, Duration::hours(24));
         assert_eq!(c.ses_configuration_set, None);
+        assert_eq!(c.auth.allowed_origins, ["https://carpool.example.edu"]);
     }
 
     #[test]

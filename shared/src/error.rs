@@ -21,6 +21,8 @@ pub enum AppError {
     InvalidCredentials,
     #[error("verify your email address before signing in")]
     EmailNotVerified,
+    #[error("cross-site request refused")]
+    CsrfRejected,
     #[error("sign in to continue")]
     Unauthenticated,
     #[error("too many requests; try again later")]
@@ -47,6 +49,7 @@ impl AppError {
             AppError::InvalidToken => "invalid_token",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
+            AppError::CsrfRejected => "csrf_rejected",
             AppError::Unauthenticated => "unauthenticated",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::AccountLocked { .. } => "account_locked",
@@ -60,7 +63,7 @@ impl AppError {
         match self {
             AppError::InvalidRequest(_) | AppError::InvalidToken => 400,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::EmailNotVerified => 403,
+            AppError::EmailNotVerified | AppError::CsrfRejected => 403,
             AppError::NotFound => 404,
             AppError::MethodNotAllowed => 405,
             AppError::PayloadTooLarge(_) => 413,

@@ -31,6 +31,10 @@ struct Args {
     /// Base URL of the frontend, used in email links (defaults to this server).
     #[arg(long, env = "APP_URL")]
     app_url: Option<String>,
+    /// A browser origin allowed to call the API with credentials (repeat for several; defaults
+    /// to the app URL), e.g. http://localhost:5173 for a frontend dev server.
+    #[arg(long = "allowed-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
 }
 
 #[tokio::main]
@@ -47,6 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_url = args.app_url.unwrap_or_else(|| format!("http://{}", args.addr));
     let mut config = AuthConfig::local(app_url);
     config.dev_mode = args.dev_mode;
+    if !args.allowed_origins.is_empty() {
+        config.allowed_origins = args.allowed_origins;
+    }
     let state = AppState::new(store, mailer, clock, config)?;
     let app = router(state, &Function::ALL);
 

@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod cookies;
 mod error;
 pub mod json;
+pub mod origin;
 mod password_routes;
 pub mod request_log;
 
@@ -25,6 +26,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<AuthService>,
+    pub origins: Arc<origin::OriginPolicy>,
 }
 
 impl AppState {
@@ -34,7 +36,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         config: AuthConfig,
     ) -> Result<Self, String> {
-        Ok(AppState { auth: Arc::new(AuthService::new(store, mailer, clock, config)?) })
+        let origins = Arc::new(origin::OriginPolicy::new(&config.allowed_origins));
+        Ok(AppState { auth: Arc::new(AuthService::new(store, mailer, clock, config)?), origins })
     }
 }
 
@@ -100,6 +103,7 @@ pub fn router(state: AppState, functions: &[Function]) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.origins.clone(), origin::guard))
         .layer(axum::middleware::map_response(no_store))
         .layer(axum::middleware::from_fn(request_log::request_log))
         .with_state(state)
