@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::mail::{templates, Mailer};
 use crate::rate_limit::{RateLimiter, Rule};
 use crate::repo::accounts::{self, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE};
+use crate::repo::audit::{self, AuditAction, AuditRecord};
 use crate::repo::campuses::CampusDirectory;
 use crate::repo::lockout;
 use crate::repo::sessions::{self, SessionRecord};
@@ -31,9 +32,6 @@ use time::{Date, OffsetDateTime};
 use tracing::{info, warn};
 use ulid::Ulid;
 use views::{SessionListEntry, SessionView, UserView};
-
-/// Longest User-Agent kept with a session (it is only a device label).
-const MAX_USER_AGENT_CHARS: usize = 256;
 
 pub struct Registration {
     pub email: String,
@@ -53,6 +51,12 @@ pub struct SignIn {
     pub email: String,
     pub password: String,
     pub remember_me: bool,
+}
+
+/// The caller as the HTTP layer sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: String,
     pub user_agent: Option<String>,
 }
 
@@ -120,8 +124,8 @@ impl AuthService {
         now.replace_nanosecond(0).unwrap_or(now)
     }
 
-    pub async fn register(&self, input: Registration, client_ip: &str) -> AppResult<Registered> {
-        self.limiter.hit(Rule::RegisterIp, client_ip).await?;
+    pub async fn register(&self, input: Registration, client: &Client) -> AppResult<Registered> {
+        self.limiter.hit(Rule::RegisterIp, &client.ip).await?;
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let now = self.now();
@@ -166,8 +170,8 @@ impl AuthService {
         }
     }
 
-    pub async fn verify_email(&self, token: &str, client_ip: &str) -> AppResult<()> {
-        self.limiter.hit(Rule::VerifyIp, client_ip).await?;
+    pub async fn verify_email(&self, token: &str, client: &Client) -> AppResult<()> {
+        self.limiter.hit(Rule::VerifyIp, &client.ip).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::VerifyEmail)
             .await?
@@ -184,9 +188,9 @@ impl AuthService {
     }
 
     /// Always succeeds (no enumeration); mails a fresh link only to an unverified account.
-    pub async fn resend_verification(&self, email: &str, client_ip: &str) -> AppResult<()> {
+    pub async fn resend_verification(&self, email: &str, client: &Client) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::ResendIp, client_ip), (Rule::ResendEmail, email.as_str())).await?;
+        self.limiter.hit_both((Rule::ResendIp, &client.ip), (Rule::ResendEmail, email.as_str())).await?;
         let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
             return Ok(());
         };
@@ -202,9 +206,9 @@ impl AuthService {
         Ok(())
     }
 
-    pub async fn sign_in(&self, input: SignIn, client_ip: &str) -> AppResult<SignedIn> {
+    pub async fn sign_in(&self, input: SignIn, client: &Client) -> AppResult<SignedIn> {
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::SigninIp, client_ip), (Rule::SigninEmail, email.as_str())).await?;
+        self.limiter.hit_both((Rule::SigninIp, &client.ip), (Rule::SigninEmail, email.as_str())).await?;
         // No account has a longer password; refuse before spending any hashing on it.
         if input.password.chars().count() > MAX_PASSWORD_CHARS {
             return Err(AppError::InvalidCredentials);
@@ -213,6 +217,7 @@ impl AuthService {
         let now_secs = self.clock.epoch_seconds();
         if let Some(until) = lock.locked_until.filter(|until| *until > now_secs) {
             // Even the right password waits: the lock is on the email, not on a guess.
+            self.audit(AuditAction::SignInFailed, claim, email.as_str(), client, Some("locked".into())).await;
             return Err(AppError::AccountLocked { retry_after_secs: until - now_secs });
         }
         let found = match claim {
@@ -221,17 +226,21 @@ impl AuthService {
         };
         let Some((user, driver)) = found else {
             self.burn_decoy(input.password).await?;
-            info!(outcome = "unknown_email", "sign-in refused");
-            self.count_failure(&email, None).await?;
+            self.audit(AuditAction::SignInFailed, None, email.as_str(), client, Some("unknown email".into()))
+                .await;
+            self.count_failure(&email, None, client).await?;
             return Err(AppError::InvalidCredentials);
         };
         let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
         let Verdict::Match { needs_rehash } = verdict else {
-            info!(user_id = %user.id, outcome = "wrong_password", "sign-in refused");
-            self.count_failure(&email, Some(&user)).await?;
+            let detail = Some("wrong password".into());
+            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
+            self.count_failure(&email, Some(&user), client).await?;
             return Err(AppError::InvalidCredentials);
         };
         if !user.email_verified {
+            let detail = Some("email not verified".into());
+            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
             return Err(AppError::EmailNotVerified);
         }
         let campus = self.user_campus(&user).await?;
@@ -245,7 +254,7 @@ impl AuthService {
             created_at: now,
             last_seen_at: now,
             expires_at: session::expiry(input.remember_me, now, now),
-            user_agent: input.user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            user_agent: client.user_agent.clone(),
         };
         let mut writes = vec![sessions::put(&token.digest(), &session)];
         if lock.failures > 0 {
@@ -256,13 +265,70 @@ impl AuthService {
             let upgraded = self.hash(input.password).await?;
             writes.push(accounts::update_user(user.id, attrs([("passwordHash", upgraded.into())])));
         }
+        let detail = Some(format!("session {}", session.id));
+        writes.push(audit::put(&self.audit_record(
+            AuditAction::SignInSucceeded,
+            Some(user.id),
+            email.as_str(),
+            client,
+            detail,
+        )));
         self.store.write(writes).await?;
-        info!(user_id = %user.id, session_id = %session.id, rehashed = needs_rehash, "signed in");
         Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
     }
 
+    /// An audit record of `action` with its structured log line (the caller stores it, alone or
+    /// inside a transaction). Never given a secret.
+    fn audit_record(
+        &self,
+        action: AuditAction,
+        user: Option<Ulid>,
+        email: &str,
+        client: &Client,
+        detail: Option<String>,
+    ) -> AuditRecord {
+        let record = AuditRecord {
+            id: Ulid::new(),
+            action,
+            user_id: user,
+            email: Some(email.to_owned()),
+            at: self.now(),
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            detail,
+        };
+        info!(
+            audit = action.as_str(),
+            user_id = user.map(|u| u.to_string()),
+            ip = %client.ip,
+            detail = record.detail.as_deref(),
+            "security event"
+        );
+        record
+    }
+
+    /// Records a security event on its own; a failed write is logged, never fatal to the request.
+    async fn audit(
+        &self,
+        action: AuditAction,
+        user: Option<Ulid>,
+        email: &str,
+        client: &Client,
+        detail: Option<String>,
+    ) {
+        let record = self.audit_record(action, user, email, client, detail);
+        if let Err(e) = self.store.write(vec![audit::put(&record)]).await {
+            tracing::error!(audit = action.as_str(), error = %e, "audit record not stored");
+        }
+    }
+
     /// Counts a wrong password for the email; every `THRESHOLD`-th locks it and tells the owner.
-    async fn count_failure(&self, email: &Email, owner: Option<&UserRecord>) -> AppResult<()> {
+    async fn count_failure(
+        &self,
+        email: &Email,
+        owner: Option<&UserRecord>,
+        client: &Client,
+    ) -> AppResult<()> {
         let now = self.clock.epoch_seconds();
         let forget_at = now + lockout_rules::FAILURE_MEMORY.whole_seconds();
         let failures = lockout::record_failure(self.store.as_ref(), email, forget_at).await?;
@@ -271,12 +337,8 @@ impl AuthService {
         self.store
             .write(vec![lockout::lock(email, until, until + lockout_rules::FAILURE_MEMORY.whole_seconds())])
             .await?;
-        warn!(
-            user_id = owner.map(|u| u.id.to_string()),
-            failures,
-            minutes = period.whole_minutes(),
-            "sign-in locked"
-        );
+        let detail = Some(format!("{failures} consecutive failures, {} minutes", period.whole_minutes()));
+        self.audit(AuditAction::AccountLocked, owner.map(|u| u.id), email.as_str(), client, detail).await;
         if let Some(user) = owner {
             let message = templates::account_locked(
                 &self.config.app_url,
@@ -312,7 +374,7 @@ impl AuthService {
 
     /// Revokes one of the caller's sessions by its public id (`NotFound` for anyone else's).
     /// Returns whether it was the caller's own current session.
-    pub async fn revoke_session(&self, cookie: &str, id: &str) -> AppResult<bool> {
+    pub async fn revoke_session(&self, cookie: &str, id: &str, client: &Client) -> AppResult<bool> {
         let current = self.authenticate(cookie).await?;
         let all = sessions::list(self.store.as_ref(), current.user_id).await?;
         let (digest, _) = all.iter().find(|(_, s)| s.id.to_string() == id).ok_or(AppError::NotFound)?;
@@ -320,17 +382,33 @@ impl AuthService {
             Err(StoreError::ConditionFailed { .. }) => return Err(AppError::NotFound),
             other => other?,
         }
-        info!(user_id = %current.user_id, session_id = %id, "session revoked");
+        let email = current.loaded.user.email.clone();
+        self.audit(
+            AuditAction::SessionRevoked,
+            Some(current.user_id),
+            &email,
+            client,
+            Some(format!("session {id}")),
+        )
+        .await;
         Ok(*digest == current.digest)
     }
 
     /// Ends every session of the caller, this one included.
-    pub async fn sign_out_everywhere(&self, cookie: &str) -> AppResult<()> {
+    pub async fn sign_out_everywhere(&self, cookie: &str, client: &Client) -> AppResult<()> {
         let current = self.authenticate(cookie).await?;
         let deletes = self.session_deletes(&current.loaded.user, None).await?;
         let count = deletes.len();
         self.write_in_chunks(deletes).await?;
-        info!(user_id = %current.user_id, sessions = count, "signed out everywhere");
+        let (user, email) = (current.user_id, current.loaded.user.email.clone());
+        self.audit(
+            AuditAction::SignedOutEverywhere,
+            Some(user),
+            &email,
+            client,
+            Some(format!("{count} sessions")),
+        )
+        .await;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! same; reset tokens live one hour, are single use and stored as digests; a reset or change
 //! ends other sessions and tells the owner; the strength meter shares the server's rules.
 
-use super::{blocking, AuthService};
+use super::{blocking, AuthService, Client};
 use crate::domain::email::Email;
 use crate::domain::password::Strength;
 use crate::domain::secret;
@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::mail::templates;
 use crate::rate_limit::Rule;
 use crate::repo::accounts::{self, UserRecord};
+use crate::repo::audit::AuditAction;
 use crate::repo::tokens::{self, Purpose, TokenRecord};
 use crate::repo::{lockout, sessions};
 use crate::store::{attrs, Cond, StoreError, Write};
@@ -23,9 +24,9 @@ const MAX_TRANSACTION: usize = 100;
 
 impl AuthService {
     /// Mails a reset link to an existing, verified account; answers the same for any email.
-    pub async fn forgot_password(&self, email: &str, client_ip: &str) -> AppResult<()> {
+    pub async fn forgot_password(&self, email: &str, client: &Client) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::ForgotIp, client_ip), (Rule::ForgotEmail, email.as_str())).await?;
+        self.limiter.hit_both((Rule::ForgotIp, &client.ip), (Rule::ForgotEmail, email.as_str())).await?;
         let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
             return Ok(());
         };
@@ -54,8 +55,8 @@ impl AuthService {
     }
 
     /// Sets a new password from a reset link: all sessions end, any lock ends, no sign-in.
-    pub async fn reset_password(&self, token: &str, password: &str, client_ip: &str) -> AppResult<()> {
-        self.limiter.hit(Rule::ResetIp, client_ip).await?;
+    pub async fn reset_password(&self, token: &str, password: &str, client: &Client) -> AppResult<()> {
+        self.limiter.hit(Rule::ResetIp, &client.ip).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::ResetPassword)
             .await?
@@ -80,14 +81,20 @@ impl AuthService {
             Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidToken),
             other => other?,
         }
-        info!(user_id = %user.id, "password reset");
+        self.audit(AuditAction::PasswordReset, Some(user.id), &user.email, client, None).await;
         self.notify_password_changed(&user).await;
         Ok(())
     }
 
     /// Changes the password of the signed-in user, who proves it with the current one; this
     /// session stays, the others end.
-    pub async fn change_password(&self, cookie: &str, current: &str, password: &str) -> AppResult<()> {
+    pub async fn change_password(
+        &self,
+        cookie: &str,
+        current: &str,
+        password: &str,
+        client: &Client,
+    ) -> AppResult<()> {
         let session = self.authenticate(cookie).await?;
         let user = session.loaded.user.clone();
         self.limiter.hit(Rule::ChangeUser, &user.id.to_string()).await?;
@@ -103,7 +110,7 @@ impl AuthService {
         let mut writes = vec![accounts::update_user(user.id, attrs([("passwordHash", hash.into())]))];
         writes.extend(self.session_deletes(&user, Some(&session.digest)).await?);
         self.write_in_chunks(writes).await?;
-        info!(user_id = %user.id, "password changed");
+        self.audit(AuditAction::PasswordChanged, Some(user.id), &user.email, client, None).await;
         self.notify_password_changed(&user).await;
         Ok(())
     }

@@ -1,15 +1,14 @@
 //! Handlers of API.md's Auth table: parse, call `AuthService`, shape the response.
 
-use super::client_ip::ClientIp;
 use super::cookies::{clearing_cookie, session_cookie, SessionCookie};
 use super::json::Json;
 use super::AppState;
-use crate::auth::{LicenseInput, Registration, SignIn};
+use crate::auth::{Client, LicenseInput, Registration, SignIn};
 use crate::domain::license::ymd;
 use crate::error::AppError;
 use axum::extract::{Path, State};
-use axum::http::header::{SET_COOKIE, USER_AGENT};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::SET_COOKIE;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -37,7 +36,7 @@ pub struct LicenseBody {
 
 pub async fn register(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Client,
     Json(body): Json<RegisterBody>,
 ) -> Result<Response, AppError> {
     let registered = state
@@ -54,7 +53,7 @@ pub async fn register(
                     expires_on: l.expires_on,
                 }),
             },
-            &ip,
+            &client,
         )
         .await?;
     let mut body = json!({ "status": "verification_sent" });
@@ -71,10 +70,10 @@ pub struct TokenBody {
 
 pub async fn verify_email(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Client,
     Json(body): Json<TokenBody>,
 ) -> Result<Response, AppError> {
-    state.auth.verify_email(&body.token, &ip).await?;
+    state.auth.verify_email(&body.token, &client).await?;
     Ok(axum::Json(json!({ "verified": true })).into_response())
 }
 
@@ -85,10 +84,10 @@ pub struct EmailBody {
 
 pub async fn resend_verification(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Client,
     Json(body): Json<EmailBody>,
 ) -> Result<Response, AppError> {
-    state.auth.resend_verification(&body.email, &ip).await?;
+    state.auth.resend_verification(&body.email, &client).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "verification_sent" }))).into_response())
 }
 
@@ -103,16 +102,14 @@ pub struct SignInBody {
 
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    client: Client,
     Json(body): Json<SignInBody>,
 ) -> Result<Response, AppError> {
-    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let signed_in = state
         .auth
         .sign_in(
-            SignIn { email: body.email, password: body.password, remember_me: body.remember_me, user_agent },
-            &ip,
+            SignIn { email: body.email, password: body.password, remember_me: body.remember_me },
+            &client,
         )
         .await?;
     let cookie = session_cookie(signed_in.token.expose(), signed_in.remember_me);
@@ -145,10 +142,11 @@ pub async fn sessions(
 
 pub async fn revoke_session(
     State(state): State<AppState>,
+    client: Client,
     SessionCookie(cookie): SessionCookie,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let was_current = state.auth.revoke_session(&cookie, &id).await?;
+    let was_current = state.auth.revoke_session(&cookie, &id, &client).await?;
     if was_current {
         return Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response());
     }
@@ -157,8 +155,9 @@ pub async fn revoke_session(
 
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
+    client: Client,
     SessionCookie(cookie): SessionCookie,
 ) -> Result<Response, AppError> {
-    state.auth.sign_out_everywhere(&cookie).await?;
+    state.auth.sign_out_everywhere(&cookie, &client).await?;
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clearing_cookie())]).into_response())
 }

@@ -2,7 +2,7 @@
 //! Lambda through `lambda_http` and in the local server, which merges them all).
 
 mod auth_routes;
-pub mod client_ip;
+mod client;
 pub mod cookies;
 mod error;
 pub mod json;

@@ -1,9 +1,9 @@
 //! Handlers of the password endpoints: forgot, reset, change and the strength meter.
 
-use super::client_ip::ClientIp;
 use super::cookies::SessionCookie;
 use super::json::Json;
 use super::AppState;
+use crate::auth::Client;
 use crate::error::AppError;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,10 +18,10 @@ pub struct ForgotBody {
 
 pub async fn forgot(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Client,
     Json(body): Json<ForgotBody>,
 ) -> Result<Response, AppError> {
-    state.auth.forgot_password(&body.email, &ip).await?;
+    state.auth.forgot_password(&body.email, &client).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "reset_sent" }))).into_response())
 }
 
@@ -33,10 +33,10 @@ pub struct ResetBody {
 
 pub async fn reset(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Client,
     Json(body): Json<ResetBody>,
 ) -> Result<Response, AppError> {
-    state.auth.reset_password(&body.token, &body.password, &ip).await?;
+    state.auth.reset_password(&body.token, &body.password, &client).await?;
     Ok(axum::Json(json!({ "reset": true })).into_response())
 }
 
@@ -49,10 +49,11 @@ pub struct ChangeBody {
 
 pub async fn change(
     State(state): State<AppState>,
+    client: Client,
     SessionCookie(cookie): SessionCookie,
     Json(body): Json<ChangeBody>,
 ) -> Result<Response, AppError> {
-    state.auth.change_password(&cookie, &body.current_password, &body.password).await?;
+    state.auth.change_password(&cookie, &body.current_password, &body.password, &client).await?;
     Ok(axum::Json(json!({ "changed": true })).into_response())
 }
 

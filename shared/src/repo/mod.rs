@@ -9,10 +9,12 @@
 //! | one-time token | `TOKEN#<sha256(token)>` | `TOKEN` | ttl = expiry, deleted on use |
 //! | campus | `CAMPUS` | `CAMPUS#<campusId>` | all campuses = one Query |
 //! | campus domain claim | `DOMAIN#<domain>` | `DOMAIN` | a domain belongs to one campus |
+//! | audit record | `AUDIT#USER#<userId>` (or `AUDIT#EMAIL#<email>`) | `AUDIT#<ulid>` | newest first; ttl 400 days |
 //! | lockout state | `LOCK#<email>` | `LOCK` | failures, lockedUntil; any email, account or not |
 //! | rate-limit window | `RATE#<rule>#<subject>` | `W#<window>` | see `crate::rate_limit` |
 
 pub mod accounts;
+pub mod audit;
 pub mod campuses;
 pub mod lockout;
 pub mod sessions;

@@ -1,0 +1,79 @@
+//! Security audit records: who did what, when, from where. Stored under the user (or, for an
+//! email without an account, under the email) with ULID sort keys, so a user's history reads
+//! newest first in one query. They never hold a secret.
+
+use super::{from_item, to_attrs};
+use crate::store::{Item, Key, Query, SkRange, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use ulid::Ulid;
+
+/// How long audit records are kept.
+pub const RETENTION: Duration = Duration::days(400);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    SignInSucceeded,
+    SignInFailed,
+    AccountLocked,
+    PasswordReset,
+    PasswordChanged,
+    SessionRevoked,
+    SignedOutEverywhere,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignInSucceeded => "sign_in_succeeded",
+            AuditAction::SignInFailed => "sign_in_failed",
+            AuditAction::AccountLocked => "account_locked",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::PasswordChanged => "password_changed",
+            AuditAction::SessionRevoked => "session_revoked",
+            AuditAction::SignedOutEverywhere => "signed_out_everywhere",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub id: Ulid,
+    pub action: AuditAction,
+    pub user_id: Option<Ulid>,
+    pub email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub ip: String,
+    pub user_agent: Option<String>,
+    /// A short non-secret note (a reason, a session id).
+    pub detail: Option<String>,
+}
+
+fn partition(user: Option<Ulid>, email: Option<&str>) -> String {
+    match (user, email) {
+        (Some(user), _) => format!("AUDIT#USER#{user}"),
+        (None, email) => format!("AUDIT#EMAIL#{}", email.unwrap_or("")),
+    }
+}
+
+pub fn put(record: &AuditRecord) -> Write {
+    let key = Key::new(partition(record.user_id, record.email.as_deref()), format!("AUDIT#{}", record.id));
+    let expires = (record.at + RETENTION).unix_timestamp();
+    Write::Put {
+        item: Item::new(key, to_attrs(record)).expiring(expires),
+        cond: crate::store::Cond::NotExists,
+    }
+}
+
+/// A user's most recent records, newest first.
+pub async fn for_user(store: &dyn Store, user: Ulid, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    let query = Query {
+        descending: true,
+        limit,
+        ..Query::new(partition(Some(user), None), SkRange::Prefix("AUDIT#".into()))
+    };
+    store.query(&query).await?.items.iter().map(from_item).collect()
+}
