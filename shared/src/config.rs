@@ -2,6 +2,7 @@
 //! with a message naming it, instead of failing on the first request.
 
 use crate::auth::hashing::Argon2Params;
+use crate::captcha::{CaptchaConfig, TURNSTILE_VERIFY_URL};
 use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
 use crate::rate_limit::{RateLimits, Rule};
 use std::str::FromStr;
@@ -22,6 +23,8 @@ pub struct AuthConfig {
     /// Browser origins allowed to call the API with credentials (CORS) and to change state
     /// (CSRF check). The app URL's origin by default.
     pub allowed_origins: Vec<String>,
+    /// CAPTCHA on registration; off when `None` (local mode unless configured).
+    pub captcha: Option<CaptchaConfig>,
 }
 
 impl AuthConfig {
@@ -30,6 +33,7 @@ impl AuthConfig {
         let app_url: String = app_url.into();
         AuthConfig {
             allowed_origins: vec![app_url.clone()],
+            captcha: None,
             app_url,
             dev_mode: true,
             argon2: Argon2Params::default(),
@@ -72,6 +76,20 @@ impl LambdaConfig {
             auth: AuthConfig {
                 app_url,
                 allowed_origins,
+                captcha: match env.optional("CAPTCHA_SECRET") {
+                    None => None,
+                    Some(secret) => Some(CaptchaConfig {
+                        verify_url: env
+                            .optional("CAPTCHA_VERIFY_URL")
+                            .unwrap_or_else(|| TURNSTILE_VERIFY_URL.into()),
+                        secret,
+                        timeout: std::time::Duration::from_millis(env.ranged(
+                            "CAPTCHA_TIMEOUT_MS",
+                            3000,
+                            100..=10_000,
+                        )?),
+                    }),
+                },
                 dev_mode: env.parsed("DEV_MODE", false)?,
                 argon2: Argon2Params {
                     memory_kib: env.parsed("ARGON2_MEMORY_KIB", Argon2Params::default().memory_kib)?,

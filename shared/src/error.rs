@@ -23,6 +23,8 @@ pub enum AppError {
     EmailNotVerified,
     #[error("cross-site request refused")]
     CsrfRejected,
+    #[error("the captcha could not be verified; please try again")]
+    CaptchaFailed,
     #[error("sign in to continue")]
     Unauthenticated,
     #[error("too many requests; try again later")]
@@ -50,6 +52,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
             AppError::CsrfRejected => "csrf_rejected",
+            AppError::CaptchaFailed => "captcha_failed",
             AppError::Unauthenticated => "unauthenticated",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::AccountLocked { .. } => "account_locked",
@@ -61,7 +64,7 @@ impl AppError {
 
     pub fn status(&self) -> u16 {
         match self {
-            AppError::InvalidRequest(_) | AppError::InvalidToken => 400,
+            AppError::InvalidRequest(_) | AppError::InvalidToken | AppError::CaptchaFailed => 400,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::EmailNotVerified | AppError::CsrfRejected => 403,
             AppError::NotFound => 404,

@@ -4,6 +4,7 @@
 //! `mail::*`) implement the ports (`store::Store`, `mail::Mailer`, `clock::Clock`).
 
 pub mod auth;
+pub mod captcha;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -2,6 +2,7 @@
 //! routers as the Lambda functions, an embedded store under `--data-dir` (it survives restarts),
 //! mail written to `<data-dir>/outbox/`, and the demo campus seeded.
 
+use carpool::captcha::CaptchaConfig;
 use carpool::clock::SystemClock;
 use carpool::config::AuthConfig;
 use carpool::http::{router, AppState, Function};
@@ -35,6 +36,12 @@ struct Args {
     /// to the app URL), e.g. http://localhost:5173 for a frontend dev server.
     #[arg(long = "allowed-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// Turn CAPTCHA on for registration with this siteverify secret (off by default locally).
+    #[arg(long, env = "CAPTCHA_SECRET")]
+    captcha_secret: Option<String>,
+    /// The siteverify endpoint (Cloudflare Turnstile by default; hCaptcha works too).
+    #[arg(long, env = "CAPTCHA_VERIFY_URL", default_value = carpool::captcha::TURNSTILE_VERIFY_URL)]
+    captcha_verify_url: String,
 }
 
 #[tokio::main]
@@ -54,6 +61,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !args.allowed_origins.is_empty() {
         config.allowed_origins = args.allowed_origins;
     }
+    config.captcha = args.captcha_secret.map(|secret| CaptchaConfig {
+        verify_url: args.captcha_verify_url,
+        secret,
+        timeout: std::time::Duration::from_secs(3),
+    });
     let state = AppState::new(store, mailer, clock, config)?;
     let app = router(state, &Function::ALL);
 

@@ -7,6 +7,7 @@ pub mod views;
 
 pub use password::RESET_TOKEN_LIFE;
 
+use crate::captcha::Captcha;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::domain::email::Email;
@@ -38,6 +39,7 @@ pub struct Registration {
     pub password: String,
     pub name: String,
     pub license: Option<LicenseInput>,
+    pub captcha_token: Option<String>,
 }
 
 pub struct LicenseInput {
@@ -93,6 +95,7 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     campuses: CampusDirectory,
     limiter: RateLimiter,
+    captcha: Option<Arc<dyn Captcha>>,
     config: AuthConfig,
 }
 
@@ -107,11 +110,18 @@ impl AuthService {
             hasher: Arc::new(PasswordHasher::new(config.argon2)?),
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), config.rate_limits.clone()),
+            captcha: None,
             store,
             mailer,
             clock,
             config,
         })
+    }
+
+    /// Requires a solved CAPTCHA on registration.
+    pub fn with_captcha(mut self, captcha: Arc<dyn Captcha>) -> Self {
+        self.captcha = Some(captcha);
+        self
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -126,6 +136,7 @@ impl AuthService {
 
     pub async fn register(&self, input: Registration, client: &Client) -> AppResult<Registered> {
         self.limiter.hit(Rule::RegisterIp, &client.ip).await?;
+        self.check_captcha(input.captcha_token.as_deref(), client).await?;
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let now = self.now();
@@ -275,6 +286,23 @@ impl AuthService {
         )));
         self.store.write(writes).await?;
         Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
+    }
+
+    /// Fails closed: no token, a rejected one, or a verifier that is down all refuse.
+    async fn check_captcha(&self, token: Option<&str>, client: &Client) -> AppResult<()> {
+        let Some(captcha) = &self.captcha else { return Ok(()) };
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 4096)
+            .ok_or(AppError::CaptchaFailed)?;
+        match captcha.verify(token, &client.ip).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppError::CaptchaFailed),
+            Err(e) => {
+                warn!(error = %e, "captcha verifier failed; registration refused");
+                Err(AppError::CaptchaFailed)
+            }
+        }
     }
 
     /// An audit record of `action` with its structured log line (the caller stores it, alone or

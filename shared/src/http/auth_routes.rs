@@ -20,7 +20,7 @@ pub struct RegisterBody {
     email: String,
     password: String,
     name: String,
-    // `captchaToken` is accepted and ignored like any unknown field until captcha is configured.
+    captcha_token: Option<String>,
     license: Option<LicenseBody>,
 }
 
@@ -52,6 +52,7 @@ pub async fn register(
                     region: l.region,
                     expires_on: l.expires_on,
                 }),
+                captcha_token: body.captcha_token,
             },
             &client,
         )

@@ -11,6 +11,7 @@ mod password_routes;
 pub mod request_log;
 
 use crate::auth::AuthService;
+use crate::captcha::SiteVerify;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::mail::Mailer;
@@ -37,7 +38,12 @@ impl AppState {
         config: AuthConfig,
     ) -> Result<Self, String> {
         let origins = Arc::new(origin::OriginPolicy::new(&config.allowed_origins));
-        Ok(AppState { auth: Arc::new(AuthService::new(store, mailer, clock, config)?), origins })
+        let captcha = config.captcha.clone();
+        let mut auth = AuthService::new(store, mailer, clock, config)?;
+        if let Some(captcha) = captcha {
+            auth = auth.with_captcha(Arc::new(SiteVerify::new(captcha)?));
+        }
+        Ok(AppState { auth: Arc::new(auth), origins })
     }
 }
 
