@@ -9,14 +9,7 @@ use carpool::repo::audit::{for_user, AuditAction};
 use serde_json::json;
 use support::app::*;
 
-macro_rules! on_both_stores {
-    ($($case:ident),*) => {
-        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::embedded().await).await } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::dynamo().await).await } )* }
-    };
-}
-
-on_both_stores!(records_security_events);
+on_both_stores!(embedded, dynamo; records_security_events);
 
 async fn records_security_events(app: App) {
     let cookie = app.signed_in("aud@example.edu", false).await;

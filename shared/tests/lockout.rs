@@ -44,15 +44,7 @@ async fn dynamo_app() -> App {
     app(Arc::new(support::dynamo_store(clock.clone()).await), clock).await
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),*) => {
-        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::embedded_app().await).await } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::dynamo_app().await).await } )* }
-    };
-}
-
-on_both_stores!(
-    fifth_failure_locks_and_locks_grow,
+on_both_stores!(embedded_app, dynamo_app; fifth_failure_locks_and_locks_grow,
     unknown_emails_lock_the_same_way,
     success_starts_over,
     concurrent_failures_lock_once

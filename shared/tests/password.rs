@@ -9,15 +9,7 @@ use time::Duration;
 
 const NEW: &str = "lantern orbit kettle 7421";
 
-macro_rules! on_both_stores {
-    ($($case:ident),*) => {
-        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::embedded().await).await } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::dynamo().await).await } )* }
-    };
-}
-
-on_both_stores!(
-    forgot_answers_alike_and_mails_only_verified_accounts,
+on_both_stores!(embedded, dynamo; forgot_answers_alike_and_mails_only_verified_accounts,
     reset_sets_password_ends_sessions_and_is_single_use,
     reset_links_expire_after_an_hour,
     reset_works_while_locked_and_ends_the_lock,

@@ -51,14 +51,7 @@ async fn signin_from(app: &App, ip: [u8; 4]) -> Reply {
     app.request(req.body(Body::from(body)).unwrap()).await
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),*) => {
-        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::embedded_limited().await).await } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::dynamo_limited().await).await } )* }
-    };
-}
-
-on_both_stores!(burst_of_fifty_lets_exactly_the_limit_through, window_passes, per_email_and_per_ip_limits);
+on_both_stores!(embedded_limited, dynamo_limited; burst_of_fifty_lets_exactly_the_limit_through, window_passes, per_email_and_per_ip_limits);
 
 async fn burst_of_fifty_lets_exactly_the_limit_through(app: App) {
     let app = Arc::new(app);

@@ -26,14 +26,7 @@ async fn delete(app: &App, path: &str, cookie: &str) -> Reply {
     app.request(req).await
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),*) => {
-        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::embedded().await).await } )* }
-        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::dynamo().await).await } )* }
-    };
-}
-
-on_both_stores!(lists_own_sessions, revokes_one_and_only_own, signs_out_everywhere);
+on_both_stores!(embedded, dynamo; lists_own_sessions, revokes_one_and_only_own, signs_out_everywhere);
 
 async fn lists_own_sessions(app: App) {
     let laptop = app.signed_in("xena@example.edu", false).await;

@@ -191,3 +191,15 @@ pub fn test_config() -> AuthConfig {
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
     config
 }
+
+/// Runs each case once per store: `on_both_stores!(make_embedded, make_dynamo; case_a, case_b);`
+/// where each case is `async fn case(app: App)`.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($embedded:ident, $dynamo:ident; $($case:ident),* $(,)?) => {
+        mod embedded_store { $( #[tokio::test] async fn $case() { super::$case(super::$embedded().await).await } )* }
+        mod dynamodb { $( #[tokio::test] async fn $case() { super::$case(super::$dynamo().await).await } )* }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
