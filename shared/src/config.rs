@@ -25,6 +25,9 @@ pub struct AuthConfig {
     pub allowed_origins: Vec<String>,
     /// CAPTCHA on registration; off when `None` (local mode unless configured).
     pub captcha: Option<CaptchaConfig>,
+    /// How long a container may answer `GET /api/auth/session` from memory (0 turns it off).
+    /// State-changing requests always read the store.
+    pub session_cache_ttl: std::time::Duration,
 }
 
 impl AuthConfig {
@@ -34,6 +37,7 @@ impl AuthConfig {
         AuthConfig {
             allowed_origins: vec![app_url.clone()],
             captcha: None,
+            session_cache_ttl: std::time::Duration::from_secs(10),
             app_url,
             dev_mode: true,
             argon2: Argon2Params::default(),
@@ -76,6 +80,11 @@ impl LambdaConfig {
             auth: AuthConfig {
                 app_url,
                 allowed_origins,
+                session_cache_ttl: std::time::Duration::from_secs(env.ranged(
+                    "SESSION_CACHE_SECONDS",
+                    10,
+                    0..=60,
+                )?),
                 captcha: match env.optional("CAPTCHA_SECRET") {
                     None => None,
                     Some(secret) => Some(CaptchaConfig {

@@ -26,7 +26,7 @@ async fn delete(app: &App, path: &str, cookie: &str) -> Reply {
     app.request(req).await
 }
 
-on_both_stores!(embedded, dynamo; lists_own_sessions, revokes_one_and_only_own, signs_out_everywhere);
+on_both_stores!(embedded, dynamo; lists_own_sessions, revokes_one_and_only_own, signs_out_everywhere, cached_reads_never_let_state_changes_through);
 
 async fn lists_own_sessions(app: App) {
     let laptop = app.signed_in("xena@example.edu", false).await;
@@ -91,4 +91,38 @@ async fn signs_out_everywhere(app: App) {
         app.post("/api/auth/signout-all", json!({}), Some(&first)).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A session revoked in another container (here: deleted behind the service's back) may still
+/// answer the read-only session check from this container's cache for a few seconds, but every
+/// state-changing request reads the store and refuses it at once.
+async fn cached_reads_never_let_state_changes_through(app: App) {
+    let cookie = app.signed_in("cid@example.edu", false).await;
+    let session = app.get("/api/auth/session", Some(&cookie)).await;
+    let user = session.body["user"]["id"].as_str().unwrap().to_owned();
+    let listed = carpool::store::Query::new(
+        format!("USER#{user}"),
+        carpool::store::SkRange::Prefix("SESSION#".into()),
+    );
+    for item in app.store.query(&listed).await.unwrap().items {
+        app.store
+            .write(vec![carpool::store::Write::Delete { key: item.key, cond: carpool::store::Cond::Always }])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        app.get("/api/auth/session", Some(&cookie)).await.status,
+        StatusCode::OK,
+        "served from the cache"
+    );
+    let change = json!({"currentPassword": PASSWORD, "password": "amber willow harbor 66"});
+    assert_eq!(
+        app.post("/api/auth/password/change", change, Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.post("/api/auth/signout-all", json!({}), Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/auth/sessions", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -96,6 +96,8 @@ pub struct AuthService {
     campuses: CampusDirectory,
     limiter: RateLimiter,
     captcha: Option<Arc<dyn Captcha>>,
+    /// Recently checked sessions by digest, for read-only session checks (see `session`).
+    session_cache: moka::sync::Cache<String, Arc<sessions::Loaded>>,
     config: AuthConfig,
 }
 
@@ -111,6 +113,10 @@ impl AuthService {
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), config.rate_limits.clone()),
             captcha: None,
+            session_cache: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(config.session_cache_ttl)
+                .build(),
             store,
             mailer,
             clock,
@@ -382,9 +388,21 @@ impl AuthService {
     }
 
     /// The session behind a cookie value, sliding its expiry when it is due.
+    /// Read-only, so it may be answered from this container's short-lived cache: a session
+    /// revoked here is dropped from it at once; one revoked in another container is seen within
+    /// `session_cache_ttl`. State-changing use cases go through `authenticate`, which always
+    /// reads the store.
     pub async fn session(&self, cookie: &str) -> AppResult<CurrentSession> {
-        let current = self.authenticate(cookie).await?;
-        let loaded = &current.loaded;
+        let (_, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
+        let now = self.now();
+        let cached = self
+            .session_cache
+            .get(&token.digest())
+            .filter(|l| l.session.expires_at > now && !session::needs_touch(l.session.last_seen_at, now));
+        let loaded = match cached {
+            Some(hit) => hit,
+            None => Arc::new(self.authenticate(cookie).await?.loaded),
+        };
         let campus = self.user_campus(&loaded.user).await?;
         Ok(CurrentSession {
             user: UserView::new(&loaded.user, &loaded.driver, &campus),
@@ -406,6 +424,7 @@ impl AuthService {
         let current = self.authenticate(cookie).await?;
         let all = sessions::list(self.store.as_ref(), current.user_id).await?;
         let (digest, _) = all.iter().find(|(_, s)| s.id.to_string() == id).ok_or(AppError::NotFound)?;
+        self.session_cache.invalidate(digest);
         match self.store.write(vec![sessions::delete(current.user_id, digest)]).await {
             Err(StoreError::ConditionFailed { .. }) => return Err(AppError::NotFound),
             other => other?,
@@ -458,12 +477,16 @@ impl AuthService {
                 other => other?,
             }
         }
+        if self.config.session_cache_ttl > std::time::Duration::ZERO {
+            self.session_cache.insert(digest.clone(), Arc::new(loaded.clone()));
+        }
         Ok(Authenticated { user_id, digest, loaded })
     }
 
     /// Deletes the session; a second sign-out with the same cookie is `Unauthenticated`.
     pub async fn sign_out(&self, cookie: &str) -> AppResult<()> {
         let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
+        self.session_cache.invalidate(&token.digest());
         match self.store.write(vec![sessions::delete(user_id, &token.digest())]).await {
             Ok(()) => {
                 info!(user_id = %user_id, "signed out");

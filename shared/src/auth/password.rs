@@ -135,9 +135,9 @@ impl AuthService {
         keep: Option<&str>,
     ) -> AppResult<Vec<Write>> {
         let all = sessions::list(self.store.as_ref(), user.id).await?;
-        Ok(all
-            .iter()
-            .filter(|(digest, _)| Some(digest.as_str()) != keep)
+        let ending = all.iter().filter(|(digest, _)| Some(digest.as_str()) != keep);
+        ending.clone().for_each(|(digest, _)| self.session_cache.invalidate(digest));
+        Ok(ending
             .map(|(digest, _)| Write::Delete {
                 key: sessions::session_key(user.id, digest),
                 cond: Cond::Always,

@@ -37,6 +37,7 @@ pub fn put(digest: &str, session: &SessionRecord) -> Write {
     }
 }
 
+#[derive(Clone)]
 pub struct Loaded {
     pub user: UserRecord,
     pub driver: DriverRecord,
