@@ -13,6 +13,10 @@ cfn-lint and `sam validate` check the template on its own; this checks what they
   (e) the SAM transform's output (run locally with samtranslator, when installed) keeps the CORS
       settings whole and creates no implicit API. An intrinsic on CorsConfiguration.AllowOrigins
       alone makes SAM drop every other CORS setting; only the transformed template shows it.
+  (f) edge authorization: the HttpApi's DefaultAuthorizer is one of its Lambda authorizers, built
+      by a template function; the routes marked `Auth: {Authorizer: NONE}` are exactly the paths
+      of PUBLIC_PATHS in shared/src/http/edge.rs (what the local server leaves unguarded), and
+      authorizer fixtures (events of type REQUEST) are for protected routes.
 
 Usage: python3 infra/check_workspace.py [--root REPO_DIR] [--require-transform]
 Exits 1 with one line per problem. Needs Python 3.11+ and either cfn-lint (its template loader)
@@ -105,6 +109,63 @@ def route_regex(path: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "$")
 
 
+def public_paths(root: Path) -> set[str]:
+    """The paths of PUBLIC_PATHS in shared/src/http/edge.rs."""
+    source = (root / "shared/src/http/edge.rs").read_text()
+    found = re.search(r"PUBLIC_PATHS: \[&str; \d+\] = \[(.*?)\];", source, re.S)
+    if not found:
+        raise SystemExit("FAIL shared/src/http/edge.rs: PUBLIC_PATHS not found")
+    return set(re.findall(r'"([^"]+)"', found.group(1)))
+
+
+def check_authorizers(root, resources, fn_binary, route_owner, public_routes, errors) -> set[str]:
+    """(f): returns the binaries that serve as Lambda authorizers."""
+    binaries: set[str] = set()
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        auth = (res.get("Properties") or {}).get("Auth") or {}
+        authorizers = auth.get("Authorizers") or {}
+        default = auth.get("DefaultAuthorizer")
+        if default not in authorizers:
+            errors.append(f"{logical_id}: DefaultAuthorizer {default!r} is not one of its Authorizers")
+        for name, authorizer in authorizers.items():
+            arn = authorizer.get("FunctionArn")
+            target = arn.get("Fn::GetAtt") if isinstance(arn, dict) else None
+            if not (isinstance(target, list) and target[0] in fn_binary and target[1] == "Arn"):
+                errors.append(f"{logical_id}.{name}: FunctionArn must be !GetAtt <template function>.Arn")
+                continue
+            binaries.add(fn_binary[target[0]])
+            if not authorizer.get("EnableFunctionDefaultPermissions"):
+                errors.append(f"{logical_id}.{name}: API Gateway may not invoke it (EnableFunctionDefaultPermissions)")
+    expected = public_paths(root)
+    marked = {key.split(" ", 1)[1] for key in public_routes}
+    for path in sorted(expected - marked):
+        errors.append(f"{path} is public in edge.rs but its route is not `Auth: {{Authorizer: NONE}}`")
+    for path in sorted(marked - expected):
+        errors.append(f"{path} has `Authorizer: NONE` but is not in edge.rs PUBLIC_PATHS")
+    print(
+        f"checked edge authorization: {len(public_routes)} public and "
+        f"{len(route_owner) - len(public_routes)} protected routes, authorizers {sorted(binaries)}"
+    )
+    return binaries
+
+
+def check_authorizer_fixture(rel, event, binary, authorizer_binaries, route_owner, public_routes, errors) -> None:
+    """An HTTP API Lambda authorizer event (payload 2.0) for a protected route."""
+    if binary not in authorizer_binaries:
+        errors.append(f"{rel}: a REQUEST authorizer event, but {binary!r} is no authorizer of the API")
+    route_key = event.get("routeKey")
+    if route_key not in route_owner:
+        errors.append(f"{rel}: routeKey {route_key!r} is not a route of the API")
+    elif route_key in public_routes:
+        errors.append(f"{rel}: routeKey {route_key!r} is public: the authorizer never sees it")
+    if (event.get("requestContext") or {}).get("routeKey") != route_key:
+        errors.append(f"{rel}: requestContext.routeKey differs from routeKey")
+    if not isinstance(event.get("identitySource"), list):
+        errors.append(f"{rel}: identitySource must be the list of identity values")
+
+
 def check_transformed(root: Path, errors: list[str]) -> bool:
     """(e): runs the SAM transform offline; False when samtranslator is not installed."""
     try:
@@ -178,6 +239,7 @@ def main() -> int:
     fn_binary: dict[str, str] = {}  # logical id -> binary
     routes: dict[str, set[str]] = {}  # binary -> {"POST /api/..."}
     route_owner: dict[str, str] = {}  # "POST /api/..." -> logical id
+    public_routes: set[str] = set()  # routes with Auth.Authorizer NONE
     for logical_id, res in resources.items():
         if res.get("Type") != "AWS::Serverless::Function":
             continue
@@ -206,6 +268,11 @@ def main() -> int:
                 errors.append(f"{logical_id}.{event_id}: needs a literal Method and Path")
                 continue
             key = f"{method} {path}"
+            authorizer = (props.get("Auth") or {}).get("Authorizer")
+            if authorizer == "NONE":
+                public_routes.add(key)
+            elif authorizer is not None:
+                errors.append(f"{logical_id}.{event_id}: Auth.Authorizer must be NONE or left to the default")
             if key in route_owner:
                 errors.append(f"{logical_id}.{event_id}: route {key} is also on {route_owner[key]}")
             route_owner[key] = logical_id
@@ -231,6 +298,9 @@ def main() -> int:
         f"functions/ (not deployed: {', '.join(sorted(NOT_DEPLOYED & binaries.keys())) or 'none'})"
     )
 
+    # ---- (f): edge authorization
+    authorizer_binaries = check_authorizers(root, resources, fn_binary, route_owner, public_routes, errors)
+
     # ---- (c) and (d): events/ fixtures
     covered: set[str] = set()
     event_files = 0
@@ -250,6 +320,9 @@ def main() -> int:
                 continue
             if not isinstance(event, dict) or event.get("version") != "2.0":
                 errors.append(f"{rel}: not an HTTP API payload 2.0 event (version != \"2.0\")")
+                continue
+            if event.get("type") == "REQUEST":
+                check_authorizer_fixture(rel, event, binary, authorizer_binaries, route_owner, public_routes, errors)
                 continue
             route_key = event.get("routeKey")
             ctx = event.get("requestContext") or {}

@@ -5,6 +5,7 @@ use crate::auth::hashing::Argon2Params;
 use crate::captcha::{CaptchaConfig, TURNSTILE_VERIFY_URL};
 use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
 use crate::rate_limit::{RateLimits, Rule};
+use crate::seal::KeyRing;
 use std::str::FromStr;
 use time::Duration;
 
@@ -28,6 +29,9 @@ pub struct AuthConfig {
     /// How long a container may answer `GET /api/auth/session` from memory (0 turns it off).
     /// State-changing requests always read the store.
     pub session_cache_ttl: std::time::Duration,
+    /// Seals TOTP keys at rest. Functions that read or write them refuse to start without it
+    /// (see `Function::needs_totp_keys`); the others never see it.
+    pub totp_keys: Option<KeyRing>,
 }
 
 impl AuthConfig {
@@ -38,6 +42,7 @@ impl AuthConfig {
             allowed_origins: vec![app_url.clone()],
             captcha: None,
             session_cache_ttl: std::time::Duration::from_secs(10),
+            totp_keys: Some(KeyRing::generate("local").0),
             app_url,
             dev_mode: true,
             argon2: Argon2Params::default(),
@@ -99,6 +104,12 @@ impl LambdaConfig {
                         )?),
                     }),
                 },
+                totp_keys: env
+                    .optional("TOTP_KEYS")
+                    .map(|spec| {
+                        KeyRing::parse(&spec).map_err(|problem| ConfigError { var: "TOTP_KEYS", problem })
+                    })
+                    .transpose()?,
                 dev_mode: env.parsed("DEV_MODE", false)?,
                 argon2: Argon2Params {
                     memory_kib: env.parsed("ARGON2_MEMORY_KIB", Argon2Params::default().memory_kib)?,
@@ -161,6 +172,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::ForgotEmail => "RATE_LIMIT_FORGOT_EMAIL",
                 Rule::ResetIp => "RATE_LIMIT_RESET_IP",
                 Rule::ChangeUser => "RATE_LIMIT_CHANGE_USER",
+                Rule::TwoFactorUser => "RATE_LIMIT_TWO_FACTOR_USER",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);
@@ -232,6 +244,31 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("RATE_LIMIT_SIGNIN_IP", "lots"));
         assert_eq!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err().var, "RATE_LIMIT_SIGNIN_IP");
+    }
+
+    #[test]
+    fn totp_keys_are_optional_but_checked() {
+        assert!(LambdaConfig::from_lookup(lookup(&BASE)).unwrap().auth.totp_keys.is_none());
+        let mut pairs = BASE.to_vec();
+        pairs.push(("TOTP_KEYS", "k1:not-a-key"));
+        let err = LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err();
+        assert_eq!(err.var, "TOTP_KEYS");
+        assert!(!err.to_string().contains("not-a-key"), "key material stays out of messages");
+        let (_, spec) = KeyRing::generate("k1");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("TOTP_KEYS", &spec));
+        assert!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap().auth.totp_keys.is_some());
+    }
+
+    #[test]
+    fn every_rate_limit_rule_can_be_tuned() {
+        for rule in Rule::ALL {
+            let var = format!("RATE_LIMIT_{}", rule.name().to_uppercase());
+            let mut pairs = BASE.to_vec();
+            pairs.push((&var, "7/70"));
+            let limits = LambdaConfig::from_lookup(lookup(&pairs)).unwrap().auth.rate_limits;
+            assert_eq!(limits.get(rule), crate::rate_limit::Limit { max: 7, window_secs: 70 }, "{var}");
+        }
     }
 
     #[test]

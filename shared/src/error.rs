@@ -25,6 +25,16 @@ pub enum AppError {
     CsrfRejected,
     #[error("the captcha could not be verified; please try again")]
     CaptchaFailed,
+    #[error("enter the code from your authenticator app, or a recovery code")]
+    TotpRequired,
+    #[error("the two-factor code is wrong, expired or already used")]
+    InvalidTotp,
+    #[error("two-factor sign-in is already on")]
+    TwoFactorAlreadyEnabled,
+    #[error("two-factor sign-in is not on")]
+    TwoFactorNotEnabled,
+    #[error("no two-factor setup is in progress (it may have expired): start the setup again")]
+    TwoFactorSetupRequired,
     #[error("sign in to continue")]
     Unauthenticated,
     #[error("too many requests; try again later")]
@@ -53,6 +63,11 @@ impl AppError {
             AppError::EmailNotVerified => "email_not_verified",
             AppError::CsrfRejected => "csrf_rejected",
             AppError::CaptchaFailed => "captcha_failed",
+            AppError::TotpRequired => "totp_required",
+            AppError::InvalidTotp => "invalid_totp",
+            AppError::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
+            AppError::TwoFactorNotEnabled => "two_factor_not_enabled",
+            AppError::TwoFactorSetupRequired => "two_factor_setup_required",
             AppError::Unauthenticated => "unauthenticated",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::AccountLocked { .. } => "account_locked",
@@ -65,10 +80,16 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::InvalidRequest(_) | AppError::InvalidToken | AppError::CaptchaFailed => 400,
-            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::InvalidCredentials
+            | AppError::Unauthenticated
+            | AppError::TotpRequired
+            | AppError::InvalidTotp => 401,
             AppError::EmailNotVerified | AppError::CsrfRejected => 403,
             AppError::NotFound => 404,
             AppError::MethodNotAllowed => 405,
+            AppError::TwoFactorAlreadyEnabled
+            | AppError::TwoFactorNotEnabled
+            | AppError::TwoFactorSetupRequired => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::CampusNotSupported | AppError::WeakPassword(_) => 422,

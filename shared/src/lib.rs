@@ -3,6 +3,9 @@
 //! Dependencies point one way: `http` -> use cases (`auth`) -> `domain`; adapters (`store::*`,
 //! `mail::*`) implement the ports (`store::Store`, `mail::Mailer`, `clock::Clock`).
 
+/// The product name users see: in mail, and as the issuer in authenticator apps.
+pub const PRODUCT: &str = "Campus Carpool";
+
 pub mod auth;
 pub mod captcha;
 pub mod clock;
@@ -14,5 +17,6 @@ pub mod lambda;
 pub mod mail;
 pub mod rate_limit;
 pub mod repo;
+pub mod seal;
 pub mod store;
 pub mod telemetry;

@@ -44,16 +44,22 @@ pub enum Rule {
     ForgotEmail,
     ResetIp,
     ChangeUser,
+    TwoFactorUser,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 11] = [
         Rule::RegisterIp,
         Rule::SigninIp,
         Rule::SigninEmail,
         Rule::VerifyIp,
         Rule::ResendIp,
         Rule::ResendEmail,
+        Rule::ForgotIp,
+        Rule::ForgotEmail,
+        Rule::ResetIp,
+        Rule::ChangeUser,
+        Rule::TwoFactorUser,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -69,6 +75,7 @@ impl Rule {
             Rule::ForgotEmail => "forgot_email",
             Rule::ResetIp => "reset_ip",
             Rule::ChangeUser => "change_user",
+            Rule::TwoFactorUser => "two_factor_user",
         }
     }
 
@@ -87,6 +94,9 @@ impl Rule {
             Rule::ResetIp => (20, 900),
             // Change needs the current password: a stolen session must not brute-force it.
             Rule::ChangeUser => (5, 900),
+            // Each guess at a 6-digit code has 3 in a million odds (three steps accepted), so 5 per
+            // 15 minutes makes guessing take years; counted per account, whoever sends them.
+            Rule::TwoFactorUser => (5, 900),
         };
         Limit { max, window_secs }
     }

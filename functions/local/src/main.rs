@@ -5,9 +5,10 @@
 use carpool::captcha::CaptchaConfig;
 use carpool::clock::SystemClock;
 use carpool::config::AuthConfig;
-use carpool::http::{router, AppState, Function};
+use carpool::http::{local_router, AppState};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::repo::campuses;
+use carpool::seal::KeyRing;
 use carpool::store::embedded::EmbeddedStore;
 use clap::{ArgAction, Parser};
 use std::net::SocketAddr;
@@ -42,6 +43,10 @@ struct Args {
     /// The siteverify endpoint (Cloudflare Turnstile by default; hCaptcha works too).
     #[arg(long, env = "CAPTCHA_VERIFY_URL", default_value = carpool::captcha::TURNSTILE_VERIFY_URL)]
     captcha_verify_url: String,
+    /// Key ring sealing TOTP secrets (`id:base64key,...`); by default a key kept in
+    /// `<data-dir>/totp-keys`, created on first start.
+    #[arg(long, env = "TOTP_KEYS", hide_env_values = true)]
+    totp_keys: Option<String>,
 }
 
 #[tokio::main]
@@ -66,8 +71,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secret,
         timeout: std::time::Duration::from_secs(3),
     });
+    config.totp_keys = Some(match args.totp_keys {
+        Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("TOTP_KEYS: {e}"))?,
+        None => KeyRing::load_or_create(&args.data_dir.join("totp-keys"))?,
+    });
     let state = AppState::new(store, mailer, clock, config)?;
-    let app = router(state, &Function::ALL);
+    let app = local_router(state);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);

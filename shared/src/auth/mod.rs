@@ -3,9 +3,11 @@
 
 pub mod hashing;
 mod password;
+mod two_factor;
 pub mod views;
 
 pub use password::RESET_TOKEN_LIFE;
+pub use two_factor::{TotpSetup, SETUP_LIFE};
 
 use crate::captcha::Captcha;
 use crate::clock::Clock;
@@ -53,6 +55,8 @@ pub struct SignIn {
     pub email: String,
     pub password: String,
     pub remember_me: bool,
+    /// A TOTP code or a recovery code, for accounts with two-factor on.
+    pub totp_code: Option<String>,
 }
 
 /// The caller as the HTTP layer sees it.
@@ -79,6 +83,13 @@ pub struct SignedIn {
 pub struct CurrentSession {
     pub user: UserView,
     pub session: SessionView,
+}
+
+/// Who the edge check let through; handed to the function behind it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeIdentity {
+    pub user_id: Ulid,
+    pub session_id: Ulid,
 }
 
 /// A checked session: whose it is, its digest, and what was loaded with it.
@@ -260,6 +271,10 @@ impl AuthService {
             self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
             return Err(AppError::EmailNotVerified);
         }
+        let proof = match user.two_factor_enabled {
+            true => Some(self.sign_in_second_factor(&user, input.totp_code.as_deref(), client).await?),
+            false => None,
+        };
         let campus = self.user_campus(&user).await?;
 
         let now = self.now();
@@ -273,7 +288,11 @@ impl AuthService {
             expires_at: session::expiry(input.remember_me, now, now),
             user_agent: client.user_agent.clone(),
         };
-        let mut writes = vec![sessions::put(&token.digest(), &session)];
+        let mut writes = Vec::new();
+        let recovery_code = proof.as_ref().is_some_and(|p| p.recovery_code);
+        // Using up the code leads the transaction (see `SecondFactorProof`).
+        writes.extend(proof.map(|p| p.write));
+        writes.push(sessions::put(&token.digest(), &session));
         if lock.failures > 0 {
             writes.push(lockout::clear(&email));
         }
@@ -290,7 +309,15 @@ impl AuthService {
             client,
             detail,
         )));
-        self.store.write(writes).await?;
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
+                return Err(self.second_factor_reused(&user, client).await);
+            }
+            other => other?,
+        }
+        if recovery_code {
+            self.recovery_code_used(&user, client).await;
+        }
         Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
     }
 
@@ -408,6 +435,29 @@ impl AuthService {
             user: UserView::new(&loaded.user, &loaded.driver, &campus),
             session: SessionView::from(&loaded.session),
         })
+    }
+
+    /// Whose live session a cookie is, without changing anything: the edge check in front of
+    /// protected routes (the API Gateway authorizer, or the local server's guard). Answered from
+    /// this container's cache when it can be; the handler behind still checks the store.
+    pub async fn check_session(&self, cookie: &str) -> AppResult<EdgeIdentity> {
+        let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
+        let digest = token.digest();
+        let now = self.now();
+        let session = match self.session_cache.get(&digest).filter(|l| l.session.expires_at > now) {
+            Some(hit) => hit.session.clone(),
+            None => {
+                let loaded = sessions::load(self.store.as_ref(), user_id, &digest)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
+                let session = loaded.session.clone();
+                if self.config.session_cache_ttl > std::time::Duration::ZERO {
+                    self.session_cache.insert(digest, Arc::new(loaded));
+                }
+                session
+            }
+        };
+        Ok(EdgeIdentity { user_id: session.user_id, session_id: session.id })
     }
 
     /// The caller's sessions, newest first, the current one marked.

@@ -9,3 +9,4 @@ pub mod name;
 pub mod password;
 pub mod secret;
 pub mod session;
+pub mod totp;

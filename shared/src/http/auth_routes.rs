@@ -99,6 +99,7 @@ pub struct SignInBody {
     password: String,
     #[serde(default)]
     remember_me: bool,
+    totp_code: Option<String>,
 }
 
 pub async fn sign_in(
@@ -109,7 +110,12 @@ pub async fn sign_in(
     let signed_in = state
         .auth
         .sign_in(
-            SignIn { email: body.email, password: body.password, remember_me: body.remember_me },
+            SignIn {
+                email: body.email,
+                password: body.password,
+                remember_me: body.remember_me,
+                totp_code: body.totp_code,
+            },
             &client,
         )
         .await?;

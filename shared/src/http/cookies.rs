@@ -39,19 +39,23 @@ pub fn clearing_cookie() -> String {
 /// The session cookie's value from the request's `Cookie` header(s).
 pub struct SessionCookie(pub String);
 
+/// The session cookie's value among `Cookie` header values (or API Gateway's `cookies` list,
+/// one `name=value` each).
+pub fn find_session_cookie<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    headers
+        .into_iter()
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for SessionCookie {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|h| h.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
-            .map(|c| SessionCookie(c.value().to_owned()))
+        find_session_cookie(parts.headers.get_all(COOKIE).iter().filter_map(|h| h.to_str().ok()))
+            .map(SessionCookie)
             .ok_or(AppError::Unauthenticated)
     }
 }

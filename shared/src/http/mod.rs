@@ -4,11 +4,13 @@
 mod auth_routes;
 mod client;
 pub mod cookies;
+pub mod edge;
 mod error;
 pub mod json;
 pub mod origin;
 mod password_routes;
 pub mod request_log;
+mod two_factor_routes;
 
 use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
@@ -55,11 +57,18 @@ pub enum Function {
     Signin,
     Session,
     Password,
+    TwoFactor,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] =
-        [Function::Register, Function::VerifyEmail, Function::Signin, Function::Session, Function::Password];
+    pub const ALL: [Function; 6] = [
+        Function::Register,
+        Function::VerifyEmail,
+        Function::Signin,
+        Function::Session,
+        Function::Password,
+        Function::TwoFactor,
+    ];
 
     /// The function's binary (and `events/` directory) name.
     pub fn name(self) -> &'static str {
@@ -69,7 +78,13 @@ impl Function {
             Function::Signin => "signin",
             Function::Session => "session",
             Function::Password => "password",
+            Function::TwoFactor => "two-factor",
         }
+    }
+
+    /// Functions that read or write TOTP keys, and so cannot start without `TOTP_KEYS`.
+    pub fn needs_totp_keys(self) -> bool {
+        matches!(self, Function::Signin | Function::TwoFactor)
     }
 
     fn routes(self) -> Router<AppState> {
@@ -91,6 +106,10 @@ impl Function {
                 .route("/api/auth/password/reset", post(password_routes::reset))
                 .route("/api/auth/password/change", post(password_routes::change))
                 .route("/api/auth/password/strength", post(password_routes::strength)),
+            Function::TwoFactor => Router::new()
+                .route("/api/auth/2fa/totp/setup", post(two_factor_routes::setup))
+                .route("/api/auth/2fa/totp/confirm", post(two_factor_routes::confirm))
+                .route("/api/auth/2fa/totp/disable", post(two_factor_routes::disable)),
         }
     }
 }
@@ -101,13 +120,29 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// The router for some functions, with the shared error handling, limits and request log.
+/// The router of some Lambda functions, with the shared error handling, limits and request
+/// log. Protected routes are checked at the edge by the API Gateway authorizer before the
+/// function runs (and again by their handlers).
 pub fn router(state: AppState, functions: &[Function]) -> Router {
-    functions
+    build(state, functions, false)
+}
+
+/// The whole API on one router, for the local server: the authorizer's edge check runs in
+/// front of protected routes as middleware.
+pub fn local_router(state: AppState) -> Router {
+    build(state, &Function::ALL, true)
+}
+
+fn build(state: AppState, functions: &[Function], edge_check: bool) -> Router {
+    let mut routes = functions
         .iter()
         .fold(Router::new(), |router, f| router.merge(f.routes()))
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .method_not_allowed_fallback(error::method_not_allowed);
+    if edge_check {
+        routes = routes.layer(axum::middleware::from_fn_with_state(state.auth.clone(), edge::guard));
+    }
+    routes
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.origins.clone(), origin::guard))
         .layer(axum::middleware::map_response(no_store))

@@ -4,7 +4,7 @@
 use super::Message;
 use crate::domain::secret::Secret;
 
-const PRODUCT: &str = "Campus Carpool";
+use crate::PRODUCT;
 
 pub fn verification(app_url: &str, to: &str, name: &str, token: &Secret, valid_for_hours: i64) -> Message {
     let link = format!("{}/verify-email?token={}", app_url.trim_end_matches('/'), token.expose());
@@ -120,6 +120,43 @@ pub fn password_changed(app_url: &str, to: &str, name: &str) -> Message {
         forgot = escape(&forgot),
     ));
     Message { to: to.to_owned(), subject: format!("Your {PRODUCT} password was changed"), text, html }
+}
+
+/// A change to the account's two-factor sign-in, and what it means for the owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TwoFactorNotice {
+    Enabled,
+    Disabled,
+    RecoveryCodeUsed { left: usize },
+}
+
+/// Sent on every two-factor change, so an owner who did not make it finds out.
+pub fn two_factor_changed(app_url: &str, to: &str, name: &str, notice: TwoFactorNotice) -> Message {
+    let (subject, what) = match notice {
+        TwoFactorNotice::Enabled => (
+            "Two-factor sign-in is on",
+            "Two-factor sign-in was turned on for your account. Keep your recovery codes somewhere safe."
+                .to_owned(),
+        ),
+        TwoFactorNotice::Disabled => (
+            "Two-factor sign-in is off",
+            "Two-factor sign-in was turned off for your account: a password alone now signs in.".to_owned(),
+        ),
+        TwoFactorNotice::RecoveryCodeUsed { left } => (
+            "A recovery code was used",
+            format!("A recovery code was used to sign in to your account. You have {left} left."),
+        ),
+    };
+    let forgot = format!("{}/forgot-password", app_url.trim_end_matches('/'));
+    let text = format!("Hi {name},\n\n{what}\n\nIf this was not you, reset your password now at {forgot}\n");
+    let html = page(&format!(
+        "<p>Hi {name},</p><p>{what}</p>\
+         <p>If this was not you, <a href=\"{forgot}\">reset your password</a> now.</p>",
+        name = escape(name),
+        what = escape(&what),
+        forgot = escape(&forgot),
+    ));
+    Message { to: to.to_owned(), subject: format!("{PRODUCT}: {subject}"), text, html }
 }
 
 fn page(body: &str) -> String {

@@ -21,6 +21,10 @@ pub enum AuditAction {
     PasswordChanged,
     SessionRevoked,
     SignedOutEverywhere,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    TwoFactorFailed,
+    RecoveryCodeUsed,
 }
 
 impl AuditAction {
@@ -33,6 +37,10 @@ impl AuditAction {
             AuditAction::PasswordChanged => "password_changed",
             AuditAction::SessionRevoked => "session_revoked",
             AuditAction::SignedOutEverywhere => "signed_out_everywhere",
+            AuditAction::TwoFactorEnabled => "two_factor_enabled",
+            AuditAction::TwoFactorDisabled => "two_factor_disabled",
+            AuditAction::TwoFactorFailed => "two_factor_failed",
+            AuditAction::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -11,6 +11,9 @@
 //! | campus domain claim | `DOMAIN#<domain>` | `DOMAIN` | a domain belongs to one campus |
 //! | audit record | `AUDIT#USER#<userId>` (or `AUDIT#EMAIL#<email>`) | `AUDIT#<ulid>` | newest first; ttl 400 days |
 //! | lockout state | `LOCK#<email>` | `LOCK` | failures, lockedUntil; any email, account or not |
+//! | TOTP key (confirmed / pending) | `USER#<userId>` | `TOTP` / `TOTP_PENDING` | key sealed; pending ttl 15 min |
+//! | used TOTP step | `USER#<userId>` | `TOTP_STEP#<step>` | ttl just past the step's window |
+//! | recovery code | `USER#<userId>` | `RECOVERY#<sha256(code)>` | deleted when used |
 //! | rate-limit window | `RATE#<rule>#<subject>` | `W#<window>` | see `crate::rate_limit` |
 
 pub mod accounts;
@@ -19,8 +22,9 @@ pub mod campuses;
 pub mod lockout;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 
-use crate::store::{Attrs, Item, StoreError};
+use crate::store::{Attrs, Item, Query, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -35,4 +39,17 @@ pub(crate) fn to_attrs<T: Serialize>(record: &T) -> Attrs {
 pub(crate) fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
         .map_err(|e| StoreError::Unavailable(format!("corrupt item {}/{}: {e}", item.key.pk, item.key.sk)))
+}
+
+/// Every item a query matches, following its pages.
+pub(crate) async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&query).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(out),
+        }
+    }
 }

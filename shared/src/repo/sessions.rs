@@ -3,7 +3,7 @@
 //! single `get_many`.
 
 use super::accounts::{decode_user_with_driver, driver_key, user_key, DriverRecord, UserRecord};
-use super::{from_item, to_attrs};
+use super::{from_item, query_all, to_attrs};
 use crate::store::{attrs, Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -72,19 +72,12 @@ pub fn touch(user: Ulid, digest: &str, now: OffsetDateTime, expires_at: OffsetDa
 /// All live sessions of a user with the digests they are stored under (a strongly consistent
 /// query of the user's partition).
 pub async fn list(store: &dyn Store, user: Ulid) -> Result<Vec<(String, SessionRecord)>, StoreError> {
-    let mut query = Query::new(format!("USER#{user}"), SkRange::Prefix("SESSION#".into()));
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&query).await?;
-        for item in &page.items {
-            let digest = item.key.sk.trim_start_matches("SESSION#").to_owned();
-            out.push((digest, from_item(item)?));
-        }
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok(out),
-        }
-    }
+    let query = Query::new(format!("USER#{user}"), SkRange::Prefix("SESSION#".into()));
+    let items = query_all(store, query).await?;
+    items
+        .iter()
+        .map(|item| Ok((item.key.sk.trim_start_matches("SESSION#").to_owned(), from_item(item)?)))
+        .collect()
 }
 
 pub fn delete(user: Ulid, digest: &str) -> Write {

@@ -8,7 +8,7 @@ use carpool::auth::hashing::Argon2Params;
 use carpool::clock::ManualClock;
 use carpool::config::AuthConfig;
 use carpool::domain::campus::Campus;
-use carpool::http::{router, AppState, Function};
+use carpool::http::{local_router, AppState};
 use carpool::mail::{Mailer, Message};
 use carpool::repo::campuses;
 use carpool::store::Store;
@@ -93,7 +93,7 @@ impl App {
         let mut config = test_config();
         configure(&mut config);
         let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config).unwrap();
-        App { router: router(state, &Function::ALL), clock, mail, store, keep: None }
+        App { router: local_router(state), clock, mail, store, keep: None }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Reply {

@@ -1,0 +1,249 @@
+//! Two-factor sign-in with TOTP (RFC 6238; OWASP MFA Cheat Sheet): setup hands out a key,
+//! the first good code turns it on and returns recovery codes once, sign-in then wants a code
+//! after the password, and turning it off takes the password and a code.
+//!
+//! Each accepted code uses up its time step (or its recovery code) in the same transaction as
+//! what it unlocks, so neither a replay nor two concurrent requests can use one code twice.
+
+use super::{blocking, AuthService, Client};
+use crate::domain::totp::{RecoveryCode, SecondFactor, TotpCode, TotpKey, RECOVERY_CODES};
+use crate::error::{AppError, AppResult};
+use crate::mail::templates::{self, TwoFactorNotice};
+use crate::rate_limit::Rule;
+use crate::repo::accounts::{self, UserRecord};
+use crate::repo::audit::{self, AuditAction};
+use crate::repo::two_factor::{self, TotpRecord};
+use crate::store::{attrs, Cond, StoreError, Write};
+use crate::PRODUCT;
+use time::Duration;
+use tracing::warn;
+
+/// How long a setup waits for its first code.
+pub const SETUP_LIFE: Duration = Duration::minutes(15);
+
+/// What an authenticator app needs: the key typed by hand, or the URI in a QR code.
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// A second factor that checked out, and the write that uses it up. The write must lead its
+/// transaction: a condition failure at index 0 means the code was used meanwhile.
+pub(super) struct SecondFactorProof {
+    pub write: Write,
+    pub recovery_code: bool,
+}
+
+impl AuthService {
+    /// Starts (or restarts) a setup for the signed-in user.
+    pub async fn totp_setup(&self, cookie: &str) -> AppResult<TotpSetup> {
+        let user = self.authenticate(cookie).await?.loaded.user;
+        if user.two_factor_enabled {
+            return Err(AppError::TwoFactorAlreadyEnabled);
+        }
+        let key = TotpKey::generate();
+        let now = self.now();
+        let record = TotpRecord {
+            sealed_key: self.totp_keys()?.seal(key.bytes(), &user.id.to_string()),
+            created_at: now,
+        };
+        self.store
+            .write(vec![two_factor::put_pending(user.id, &record, (now + SETUP_LIFE).unix_timestamp())])
+            .await?;
+        let labelled =
+            TotpKey::from_bytes(key.bytes().to_vec(), PRODUCT, &user.email).map_err(AppError::Internal)?;
+        Ok(TotpSetup { secret: labelled.base32(), otpauth_uri: labelled.otpauth_uri() })
+    }
+
+    /// Turns two-factor on with the first code from the pending key; returns the recovery codes,
+    /// the only time they are seen in clear.
+    pub async fn totp_confirm(
+        &self,
+        cookie: &str,
+        code: &str,
+        client: &Client,
+    ) -> AppResult<Vec<RecoveryCode>> {
+        let current = self.authenticate(cookie).await?;
+        let user = current.loaded.user;
+        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
+        let code = TotpCode::parse(code).map_err(|_| AppError::InvalidTotp)?;
+        let (enabled, pending) = two_factor::load(self.store.as_ref(), user.id).await?;
+        if enabled.is_some() {
+            return Err(AppError::TwoFactorAlreadyEnabled);
+        }
+        let pending = pending.ok_or(AppError::TwoFactorSetupRequired)?;
+        let Some(step) = self.open_key(&user, &pending)?.matching_step(&code, self.clock.epoch_seconds())
+        else {
+            self.audit(
+                AuditAction::TwoFactorFailed,
+                Some(user.id),
+                &user.email,
+                client,
+                Some("setup code".into()),
+            )
+            .await;
+            return Err(AppError::InvalidTotp);
+        };
+        let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let mut writes = Vec::from(two_factor::enable(user.id, &pending));
+        writes.push(two_factor::use_step(user.id, step));
+        writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", true.into())])));
+        writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
+        writes.push(audit::put(&self.audit_record(
+            AuditAction::TwoFactorEnabled,
+            Some(user.id),
+            &user.email,
+            client,
+            None,
+        )));
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::TwoFactorAlreadyEnabled),
+            Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorSetupRequired),
+            Err(StoreError::ConditionFailed { index: 2 }) => return Err(AppError::InvalidTotp),
+            other => other?,
+        }
+        self.session_cache.invalidate(&current.digest);
+        self.notify_two_factor(&user, TwoFactorNotice::Enabled).await;
+        Ok(codes)
+    }
+
+    /// Turns two-factor off; takes the password and a code (or a recovery code).
+    pub async fn totp_disable(
+        &self,
+        cookie: &str,
+        password: &str,
+        code: &str,
+        client: &Client,
+    ) -> AppResult<()> {
+        let current = self.authenticate(cookie).await?;
+        let user = current.loaded.user;
+        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
+        if !user.two_factor_enabled {
+            return Err(AppError::TwoFactorNotEnabled);
+        }
+        let (hasher, stored, given) = (self.hasher.clone(), user.password_hash.clone(), password.to_owned());
+        if !matches!(
+            blocking(move || hasher.verify(&given, &stored)).await?,
+            super::hashing::Verdict::Match { .. }
+        ) {
+            let detail = Some("wrong password to disable".into());
+            self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
+            return Err(AppError::InvalidCredentials);
+        }
+        let proof = self.check_second_factor(&user, code, client).await?;
+        // The other recovery codes go too (the one used here is deleted by the proof itself).
+        let unused = two_factor::recovery_code_keys(self.store.as_ref(), user.id).await?;
+        let others: Vec<Write> = unused
+            .into_iter()
+            .filter(|key| key != proof.write.key())
+            .map(|key| Write::Delete { key, cond: Cond::Always })
+            .collect();
+        let mut writes = vec![proof.write];
+        writes.extend(two_factor::disable(user.id));
+        writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", false.into())])));
+        writes.extend(others);
+        writes.push(audit::put(&self.audit_record(
+            AuditAction::TwoFactorDisabled,
+            Some(user.id),
+            &user.email,
+            client,
+            None,
+        )));
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidTotp),
+            Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
+            other => other?,
+        }
+        self.session_cache.invalidate(&current.digest);
+        self.notify_two_factor(&user, TwoFactorNotice::Disabled).await;
+        Ok(())
+    }
+
+    /// The sign-in step after a correct password, for a user with two-factor on.
+    pub(super) async fn sign_in_second_factor(
+        &self,
+        user: &UserRecord,
+        code: Option<&str>,
+        client: &Client,
+    ) -> AppResult<SecondFactorProof> {
+        let code = code.ok_or(AppError::TotpRequired)?;
+        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
+        self.check_second_factor(user, code, client).await
+    }
+
+    /// Checks a TOTP or recovery code against the user's enabled key; audits a failure.
+    async fn check_second_factor(
+        &self,
+        user: &UserRecord,
+        code: &str,
+        client: &Client,
+    ) -> AppResult<SecondFactorProof> {
+        let failed = |detail: &'static str| async move {
+            self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, Some(detail.into()))
+                .await;
+            AppError::InvalidTotp
+        };
+        let Ok(factor) = SecondFactor::parse(code) else { return Err(failed("malformed code").await) };
+        match factor {
+            SecondFactor::Totp(code) => {
+                let (enabled, _) = two_factor::load(self.store.as_ref(), user.id).await?;
+                let enabled = enabled.ok_or_else(|| {
+                    AppError::Internal(format!("user {} has two-factor on but no TOTP key", user.id))
+                })?;
+                match self.open_key(user, &enabled)?.matching_step(&code, self.clock.epoch_seconds()) {
+                    Some(step) => Ok(SecondFactorProof {
+                        write: two_factor::use_step(user.id, step),
+                        recovery_code: false,
+                    }),
+                    None => Err(failed("wrong code").await),
+                }
+            }
+            // Whether it exists is settled by the write's condition, in one round trip.
+            SecondFactor::Recovery(code) => Ok(SecondFactorProof {
+                write: two_factor::consume_recovery_code(user.id, &code),
+                recovery_code: true,
+            }),
+        }
+    }
+
+    /// After a sign-in that used a recovery code: record it and tell the owner what is left.
+    /// The sign-in already happened, so a failure here is logged, not returned.
+    pub(super) async fn recovery_code_used(&self, user: &UserRecord, client: &Client) {
+        let left = match two_factor::recovery_code_keys(self.store.as_ref(), user.id).await {
+            Ok(keys) => keys.len(),
+            Err(e) => {
+                warn!(user_id = %user.id, error = %e, "recovery codes not counted");
+                return;
+            }
+        };
+        let detail = Some(format!("{left} left"));
+        self.audit(AuditAction::RecoveryCodeUsed, Some(user.id), &user.email, client, detail).await;
+        self.notify_two_factor(user, TwoFactorNotice::RecoveryCodeUsed { left }).await;
+    }
+
+    /// A sign-in whose code was used up meanwhile (a replay, or a concurrent use).
+    pub(super) async fn second_factor_reused(&self, user: &UserRecord, client: &Client) -> AppError {
+        let detail = Some("code already used".into());
+        self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
+        AppError::InvalidTotp
+    }
+
+    fn totp_keys(&self) -> AppResult<&crate::seal::KeyRing> {
+        self.config.totp_keys.as_ref().ok_or_else(|| AppError::Internal("TOTP_KEYS is not configured".into()))
+    }
+
+    fn open_key(&self, user: &UserRecord, record: &TotpRecord) -> AppResult<TotpKey> {
+        let bytes = self
+            .totp_keys()?
+            .open(&record.sealed_key, &user.id.to_string())
+            .map_err(|e| AppError::Internal(format!("TOTP key of user {}: {e}", user.id)))?;
+        TotpKey::from_bytes(bytes, "", "").map_err(AppError::Internal)
+    }
+
+    async fn notify_two_factor(&self, user: &UserRecord, notice: TwoFactorNotice) {
+        let message = templates::two_factor_changed(&self.config.app_url, &user.email, &user.name, notice);
+        if let Err(e) = self.mailer.send(&message).await {
+            warn!(user_id = %user.id, error = %e, "two-factor notice not sent");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Handlers of the two-factor endpoints: TOTP setup, confirm and disable.
+
+use super::cookies::SessionCookie;
+use super::json::Json;
+use super::AppState;
+use crate::auth::Client;
+use crate::error::AppError;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+pub async fn setup(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+) -> Result<Response, AppError> {
+    let setup = state.auth.totp_setup(&cookie).await?;
+    Ok(axum::Json(json!({ "secret": setup.secret, "otpauthUri": setup.otpauth_uri })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmBody {
+    code: String,
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    client: Client,
+    SessionCookie(cookie): SessionCookie,
+    Json(body): Json<ConfirmBody>,
+) -> Result<Response, AppError> {
+    let codes = state.auth.totp_confirm(&cookie, &body.code, &client).await?;
+    let shown: Vec<String> = codes.iter().map(|c| c.display()).collect();
+    Ok(axum::Json(json!({ "recoveryCodes": shown })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DisableBody {
+    password: String,
+    code: String,
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    client: Client,
+    SessionCookie(cookie): SessionCookie,
+    Json(body): Json<DisableBody>,
+) -> Result<Response, AppError> {
+    state.auth.totp_disable(&cookie, &body.password, &body.code, &client).await?;
+    Ok(axum::Json(json!({ "twoFactorEnabled": false })).into_response())
+}

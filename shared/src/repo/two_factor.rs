@@ -1,0 +1,104 @@
+//! Two-factor records in the user's partition: the TOTP key (sealed, see `crate::seal`) while a
+//! setup awaits its first code and once confirmed, one item per used time step (so a code
+//! cannot be replayed) and one per unused recovery code (its digest; deleted when used).
+
+use super::{from_item, query_all, to_attrs};
+use crate::domain::totp::{RecoveryCode, DRIFT_STEPS, STEP_SECONDS};
+use crate::store::{Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use ulid::Ulid;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpRecord {
+    /// The key, sealed with the configured key ring and bound to the user id.
+    pub sealed_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+fn partition(user: Ulid) -> String {
+    format!("USER#{user}")
+}
+
+fn enabled_key(user: Ulid) -> Key {
+    Key::new(partition(user), "TOTP")
+}
+
+fn pending_key(user: Ulid) -> Key {
+    Key::new(partition(user), "TOTP_PENDING")
+}
+
+fn step_key(user: Ulid, step: i64) -> Key {
+    Key::new(partition(user), format!("TOTP_STEP#{step}"))
+}
+
+const RECOVERY_PREFIX: &str = "RECOVERY#";
+
+fn recovery_key(user: Ulid, digest: &str) -> Key {
+    Key::new(partition(user), format!("{RECOVERY_PREFIX}{digest}"))
+}
+
+/// The confirmed key and the pending one, in one round trip.
+pub async fn load(
+    store: &dyn Store,
+    user: Ulid,
+) -> Result<(Option<TotpRecord>, Option<TotpRecord>), StoreError> {
+    let items = store.get_many(&[enabled_key(user), pending_key(user)]).await?;
+    let decode = |item: &Option<Item>| item.as_ref().map(from_item).transpose();
+    Ok((decode(&items[0])?, decode(&items[1])?))
+}
+
+/// A setup awaiting its first code; a new setup replaces it.
+pub fn put_pending(user: Ulid, record: &TotpRecord, expires_at: i64) -> Write {
+    Write::Put {
+        item: Item::new(pending_key(user), to_attrs(record)).expiring(expires_at),
+        cond: Cond::Always,
+    }
+}
+
+/// Turns the pending key on: fails at the first write if 2FA is already on, at the second if
+/// the setup expired or was confirmed concurrently.
+pub fn enable(user: Ulid, record: &TotpRecord) -> [Write; 2] {
+    [
+        Write::Put { item: Item::new(enabled_key(user), to_attrs(record)), cond: Cond::NotExists },
+        Write::Delete { key: pending_key(user), cond: Cond::Exists },
+    ]
+}
+
+/// Turns 2FA off; fails if it is already off.
+pub fn disable(user: Ulid) -> [Write; 2] {
+    [
+        Write::Delete { key: enabled_key(user), cond: Cond::Exists },
+        Write::Delete { key: pending_key(user), cond: Cond::Always },
+    ]
+}
+
+/// Marks a time step used; fails if it already was (a replayed code). The mark outlives the
+/// window in which the step's code is accepted.
+pub fn use_step(user: Ulid, step: i64) -> Write {
+    let forget_at = (step + DRIFT_STEPS + 2) * STEP_SECONDS;
+    Write::Put {
+        item: Item::new(step_key(user, step), serde_json::Map::new()).expiring(forget_at),
+        cond: Cond::NotExists,
+    }
+}
+
+pub fn put_recovery_code(user: Ulid, code: &RecoveryCode) -> Write {
+    Write::Put {
+        item: Item::new(recovery_key(user, &code.digest()), serde_json::Map::new()),
+        cond: Cond::NotExists,
+    }
+}
+
+/// Uses a recovery code up; fails if it is unknown or already used.
+pub fn consume_recovery_code(user: Ulid, code: &RecoveryCode) -> Write {
+    Write::Delete { key: recovery_key(user, &code.digest()), cond: Cond::Exists }
+}
+
+/// The keys of the user's unused recovery codes.
+pub async fn recovery_code_keys(store: &dyn Store, user: Ulid) -> Result<Vec<Key>, StoreError> {
+    let query = Query::new(partition(user), SkRange::Prefix(RECOVERY_PREFIX.into()));
+    Ok(query_all(store, query).await?.into_iter().map(|item| item.key).collect())
+}
