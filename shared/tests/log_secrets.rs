@@ -4,8 +4,9 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use carpool::auth::hashing::Argon2Params;
-use carpool::clock::ManualClock;
+use carpool::clock::{Clock, ManualClock};
 use carpool::config::AuthConfig;
+use carpool::domain::totp::TotpKey;
 use carpool::http::{router, AppState, Function};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::repo::campuses;
@@ -49,7 +50,7 @@ async fn no_secret_is_logged() {
         Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap());
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    let app = router(AppState::new(store, mailer, clock, config).unwrap(), &Function::ALL);
+    let app = router(AppState::new(store, mailer, clock.clone(), config).unwrap(), &Function::ALL);
 
     let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
         let mut req =
@@ -72,8 +73,7 @@ async fn no_secret_is_logged() {
         None,
     )
     .await;
-    let body: Value =
-        serde_json::from_slice(&axum::body::to_bytes(reg.into_body(), usize::MAX).await.unwrap()).unwrap();
+    let body = body_json(reg).await;
     let token = body["devVerificationToken"].as_str().unwrap().to_owned();
     call("POST", "/api/auth/resend-verification", json!({"email": email}), None).await;
     call("POST", "/api/auth/verify-email", json!({"token": token}), None).await;
@@ -83,17 +83,47 @@ async fn no_secret_is_logged() {
     let cookie = signin.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let session_token = cookie.trim_start_matches("__Host-session=").to_owned();
     call("GET", "/api/auth/session", Value::Null, Some(cookie.clone())).await;
+
+    // Two-factor: the key, the codes and the recovery codes stay out too.
+    let setup =
+        body_json(call("POST", "/api/auth/2fa/totp/setup", json!({}), Some(cookie.clone())).await).await;
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let key =
+        TotpKey::from_bytes(totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap(), "", "").unwrap();
+    let first = key.code_at(clock.epoch_seconds());
+    let confirm =
+        call("POST", "/api/auth/2fa/totp/confirm", json!({"code": first}), Some(cookie.clone())).await;
+    let recovery: Vec<String> = body_json(confirm).await["recoveryCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    clock.advance(time::Duration::seconds(30));
+    let second = key.code_at(clock.epoch_seconds());
+    for code in [second.as_str(), recovery[0].as_str(), "999999x"] {
+        let body = json!({"email": email, "password": password, "totpCode": code});
+        call("POST", "/api/auth/signin", body, None).await;
+    }
     call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 7, "one line per request");
+    assert_eq!(requests.len(), 12, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
-    for secret in [password, wrong, token.as_str(), session_token.as_str()] {
+    for secret in [password, wrong, token.as_str(), session_token.as_str(), secret.as_str()] {
         assert!(!text.contains(secret), "a secret reached the logs");
+    }
+    for code in recovery.iter().chain([&first, &second]) {
+        assert!(!text.contains(&format!("\"{code}\"")), "a two-factor code reached the logs");
+        assert!(!text.contains(&code.replace('-', "")), "a recovery code reached the logs");
     }
     // The outbox did log its one line per message, without the token.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
+}
+
+async fn body_json(response: axum::response::Response) -> Value {
+    serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap()
 }
