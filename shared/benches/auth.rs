@@ -11,8 +11,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use carpool::auth::hashing::PasswordHasher;
+use carpool::auth::AuthService;
 use carpool::clock::{Clock, SystemClock};
 use carpool::config::AuthConfig;
+use carpool::domain::totp::TotpKey;
 use carpool::http::{router, AppState, Function};
 use carpool::mail::{MailError, Mailer, Message};
 use carpool::rate_limit::{Limit, Rule};
@@ -70,6 +72,8 @@ impl Mailer for NoMail {
 
 struct Bench {
     app: Router,
+    /// The same use cases as the router, for the edge authorizer's decision.
+    auth: Arc<AuthService>,
     /// (data round trips, rate-limit counter increments) so far.
     calls: Arc<dyn Fn() -> (usize, usize) + Send + Sync>,
 }
@@ -93,6 +97,7 @@ impl Bench {
         let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config).unwrap();
         let counter = store.clone();
         Bench {
+            auth: state.auth.clone(),
             app: router(state, &Function::ALL),
             calls: Arc::new(move || {
                 (counter.calls.load(Ordering::Relaxed), counter.counters.load(Ordering::Relaxed))
@@ -204,6 +209,14 @@ async fn main() {
         ms(percentile(&session, 0.99))
     );
 
+    // The edge authorizer's decision for that cookie, from the store (a cold container).
+    let token = cookie.trim_start_matches("__Host-session=").to_owned();
+    let edge = timed(5000, || async { local.auth.check_session(&token).await.unwrap() }).await;
+    println!(
+        "| edge authorizer decision, embedded store, no cache (median) | {} |",
+        ms(percentile(&edge, 0.5))
+    );
+
     // 2. Sign-in cost against one argon2 verify with the same (OWASP default) parameters. The three
     // are interleaved round by round so allocator and CPU-frequency drift hit them alike.
     let hasher = PasswordHasher::new(AuthConfig::local("x").argon2).unwrap();
@@ -274,17 +287,39 @@ async fn main() {
         counted.call("GET", "/api/auth/session", Value::Null, Some(&cookie)).await;
     }
     let reads = (counted.calls)().0 - before;
-    let (signout, _, _) = counted.trips("POST", "/api/auth/signout", Value::Null, Some(&cookie)).await;
     println!("| store reads for {checks} session checks, cache warm ({store_name}) | {reads} |");
+    // The authorizer keeps the same per-container cache.
+    let token = cookie.trim_start_matches("__Host-session=").to_owned();
+    counted.auth.check_session(&token).await.unwrap();
+    let before = (counted.calls)().0;
+    for _ in 0..checks {
+        counted.auth.check_session(&token).await.unwrap();
+    }
+    let reads = (counted.calls)().0 - before;
+    println!("| store reads for {checks} edge authorizer decisions, cache warm ({store_name}) | {reads} |");
+
+    // Two-factor on: sign-in with a TOTP code (the next step's, within drift: setup used this one).
+    let (_, setup, _) = counted.trips("POST", "/api/auth/2fa/totp/setup", json!({}), Some(&cookie)).await;
+    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_owned()).to_bytes().unwrap();
+    let key = TotpKey::from_bytes(secret, "", "").unwrap();
+    let now = clock.epoch_seconds();
+    counted
+        .trips("POST", "/api/auth/2fa/totp/confirm", json!({"code": key.code_at(now)}), Some(&cookie))
+        .await;
+    let with_code =
+        json!({"email": "rt@example.edu", "password": PASSWORD, "totpCode": key.code_at(now + 30)});
+    let (signin_totp, _, _) = counted.trips("POST", "/api/auth/signin", with_code, None).await;
+    let (signout, _, _) = counted.trips("POST", "/api/auth/signout", Value::Null, Some(&cookie)).await;
     for (endpoint, n, target) in [
         ("register", register, 2),
         ("verify-email", verify, 2),
         ("signin", signin, 3),
+        ("signin with a TOTP code", signin_totp, 4),
         ("session", session, 1),
         ("signout", signout, 1),
     ] {
         println!(
-            "| store round trips, {endpoint} ({store_name}; target <= {target}) | {} (+{} rate-limit counters, concurrent) |",
+            "| store round trips, {endpoint} ({store_name}; target <= {target}) | {} (+{} rate-limit counters) |",
             n.0, n.1
         );
     }

@@ -599,6 +599,12 @@ impl AuthService {
         blocking(move || hasher.verify(&password, &stored)).await
     }
 
+    /// Whether `password` is the user's current one (re-authentication for sensitive changes).
+    async fn is_current_password(&self, user: &UserRecord, password: &str) -> AppResult<bool> {
+        let verdict = self.verify(password.to_owned(), user.password_hash.clone()).await?;
+        Ok(matches!(verdict, Verdict::Match { .. }))
+    }
+
     async fn burn_decoy(&self, password: String) -> AppResult<()> {
         let hasher = self.hasher.clone();
         blocking(move || hasher.verify_decoy(&password)).await

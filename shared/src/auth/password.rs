@@ -2,7 +2,7 @@
 //! same; reset tokens live one hour, are single use and stored as digests; a reset or change
 //! ends other sessions and tells the owner; the strength meter shares the server's rules.
 
-use super::{blocking, AuthService, Client};
+use super::{AuthService, Client};
 use crate::domain::email::Email;
 use crate::domain::password::Strength;
 use crate::domain::secret;
@@ -98,11 +98,7 @@ impl AuthService {
         let session = self.authenticate(cookie).await?;
         let user = session.loaded.user.clone();
         self.limiter.hit(Rule::ChangeUser, &user.id.to_string()).await?;
-        let (hasher, stored, given) = (self.hasher.clone(), user.password_hash.clone(), current.to_owned());
-        if !matches!(
-            blocking(move || hasher.verify(&given, &stored)).await?,
-            super::hashing::Verdict::Match { .. }
-        ) {
+        if !self.is_current_password(&user, current).await? {
             return Err(AppError::InvalidCredentials);
         }
         self.check_new_password(&user, password)?;

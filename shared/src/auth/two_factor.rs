@@ -5,7 +5,7 @@
 //! Each accepted code uses up its time step (or its recovery code) in the same transaction as
 //! what it unlocks, so neither a replay nor two concurrent requests can use one code twice.
 
-use super::{blocking, AuthService, Client};
+use super::{AuthService, Client};
 use crate::domain::totp::{RecoveryCode, SecondFactor, TotpCode, TotpKey, RECOVERY_CODES};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates::{self, TwoFactorNotice};
@@ -121,11 +121,7 @@ impl AuthService {
         if !user.two_factor_enabled {
             return Err(AppError::TwoFactorNotEnabled);
         }
-        let (hasher, stored, given) = (self.hasher.clone(), user.password_hash.clone(), password.to_owned());
-        if !matches!(
-            blocking(move || hasher.verify(&given, &stored)).await?,
-            super::hashing::Verdict::Match { .. }
-        ) {
+        if !self.is_current_password(&user, password).await? {
             let detail = Some("wrong password to disable".into());
             self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
             return Err(AppError::InvalidCredentials);
