@@ -11,7 +11,6 @@ use axum::{Json, Router};
 use carpool::captcha::CaptchaConfig;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 use support::app::*;
 
@@ -39,18 +38,14 @@ async fn fake_verifier() -> String {
 }
 
 async fn app_verifying_at(url: String) -> App {
-    let clock = Arc::new(carpool::clock::ManualClock::starting_now());
-    let (store, dir) = support::embedded_store(clock.clone());
-    let mut app = App::with(Arc::new(store), clock, |config| {
+    embedded_with(|config| {
         config.captcha = Some(CaptchaConfig {
             verify_url: url,
             secret: "s3cret".into(),
             timeout: Duration::from_millis(300),
         });
     })
-    .await;
-    app.keep = Some(dir);
-    app
+    .await
 }
 
 async fn register(app: &App, email: &str, token: Option<&str>) -> Reply {

@@ -21,27 +21,19 @@ fn retry_after(reply: &Reply) -> i64 {
 }
 
 /// Lockout is about wrong passwords, not request volume: keep the per-email throttle out of it.
-async fn app(store: Arc<dyn carpool::store::Store>, clock: Arc<carpool::clock::ManualClock>) -> App {
-    App::with(store, clock, |config| {
-        config.rate_limits.set(
-            carpool::rate_limit::Rule::SigninEmail,
-            carpool::rate_limit::Limit { max: 1000, window_secs: 60 },
-        );
-    })
-    .await
+fn lift_signin_limit(config: &mut carpool::config::AuthConfig) {
+    config.rate_limits.set(
+        carpool::rate_limit::Rule::SigninEmail,
+        carpool::rate_limit::Limit { max: 1000, window_secs: 60 },
+    );
 }
 
 async fn embedded_app() -> App {
-    let clock = Arc::new(carpool::clock::ManualClock::starting_now());
-    let (store, dir) = support::embedded_store(clock.clone());
-    let mut app = app(Arc::new(store), clock).await;
-    app.keep = Some(dir);
-    app
+    embedded_with(lift_signin_limit).await
 }
 
 async fn dynamo_app() -> App {
-    let clock = Arc::new(carpool::clock::ManualClock::starting_now());
-    app(Arc::new(support::dynamo_store(clock.clone()).await), clock).await
+    dynamo_with(lift_signin_limit).await
 }
 
 on_both_stores!(embedded_app, dynamo_app; fifth_failure_locks_and_locks_grow,

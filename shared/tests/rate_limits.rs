@@ -6,7 +6,6 @@ mod support;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use carpool::clock::ManualClock;
 use carpool::rate_limit::{Limit, Rule};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -14,31 +13,18 @@ use std::sync::Arc;
 use support::app::*;
 use time::Duration;
 
-async fn limited(
-    store: Arc<dyn carpool::store::Store>,
-    clock: Arc<ManualClock>,
-    keep: Option<tempfile::TempDir>,
-) -> App {
-    let mut app = App::with(store, clock, |config| {
-        config.rate_limits.set(Rule::SigninIp, Limit { max: 5, window_secs: 60 });
-        config.rate_limits.set(Rule::ResendEmail, Limit { max: 3, window_secs: 3600 });
-        config.rate_limits.set(Rule::RegisterIp, Limit { max: 2, window_secs: 3600 });
-    })
-    .await;
-    app.keep = keep;
-    app
+fn tight_limits(config: &mut carpool::config::AuthConfig) {
+    config.rate_limits.set(Rule::SigninIp, Limit { max: 5, window_secs: 60 });
+    config.rate_limits.set(Rule::ResendEmail, Limit { max: 3, window_secs: 3600 });
+    config.rate_limits.set(Rule::RegisterIp, Limit { max: 2, window_secs: 3600 });
 }
 
 async fn embedded_limited() -> App {
-    let clock = Arc::new(ManualClock::starting_now());
-    let (store, dir) = support::embedded_store(clock.clone());
-    limited(Arc::new(store), clock, Some(dir)).await
+    embedded_with(tight_limits).await
 }
 
 async fn dynamo_limited() -> App {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = support::dynamo_store(clock.clone()).await;
-    limited(Arc::new(store), clock, None).await
+    dynamo_with(tight_limits).await
 }
 
 /// A sign-in attempt for a fresh email (so only the per-IP limit binds) from a given client

@@ -11,12 +11,15 @@ async fn client() -> aws_sdk_sesv2::Client {
     aws_sdk_sesv2::Client::new(&support::aws_config().await)
 }
 
-/// Every message moto has accepted.
+/// Every message moto has accepted. Its state dump holds every test's tables as well, so it may
+/// outgrow ureq's 10 MiB default on a long-lived emulator.
 fn sent_messages() -> Vec<Value> {
     let data: Value = ureq::get(format!("{}/moto-api/data.json", support::moto_endpoint()))
         .call()
         .expect("moto answers")
         .body_mut()
+        .with_config()
+        .limit(1 << 30)
         .read_json()
         .expect("moto state is JSON");
     data["ses"]["Message"].as_array().cloned().unwrap_or_default()

@@ -19,25 +19,17 @@ use time::Duration;
 use ulid::Ulid;
 
 /// Most cases send many codes; the per-account limit has its own case.
-async fn app(store: Arc<dyn carpool::store::Store>, clock: Arc<carpool::clock::ManualClock>) -> App {
-    App::with(store, clock, |config| {
-        config.rate_limits.set(Rule::TwoFactorUser, Limit { max: 1000, window_secs: 60 });
-        config.rate_limits.set(Rule::SigninEmail, Limit { max: 1000, window_secs: 60 });
-    })
-    .await
+fn lift_code_limits(config: &mut carpool::config::AuthConfig) {
+    config.rate_limits.set(Rule::TwoFactorUser, Limit { max: 1000, window_secs: 60 });
+    config.rate_limits.set(Rule::SigninEmail, Limit { max: 1000, window_secs: 60 });
 }
 
 async fn embedded_app() -> App {
-    let clock = Arc::new(carpool::clock::ManualClock::starting_now());
-    let (store, dir) = support::embedded_store(clock.clone());
-    let mut app = app(Arc::new(store), clock).await;
-    app.keep = Some(dir);
-    app
+    embedded_with(lift_code_limits).await
 }
 
 async fn dynamo_app() -> App {
-    let clock = Arc::new(carpool::clock::ManualClock::starting_now());
-    app(Arc::new(support::dynamo_store(clock.clone()).await), clock).await
+    dynamo_with(lift_code_limits).await
 }
 
 on_both_stores!(embedded_app, dynamo_app;

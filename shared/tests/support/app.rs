@@ -157,32 +157,36 @@ impl App {
     }
 }
 
-pub async fn embedded() -> App {
+/// An app over a fresh embedded store, its configuration adjusted by the test.
+pub async fn embedded_with(configure: impl FnOnce(&mut AuthConfig)) -> App {
     let clock = Arc::new(ManualClock::starting_now());
     let (store, dir) = super::embedded_store(clock.clone());
-    let mut app = App::new(Arc::new(store), clock, true).await;
+    let mut app = App::with(Arc::new(store), clock, configure).await;
     app.keep = Some(dir);
     app
+}
+
+/// An app over a fresh DynamoDB table on moto, its configuration adjusted by the test.
+pub async fn dynamo_with(configure: impl FnOnce(&mut AuthConfig)) -> App {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = super::dynamo_store(clock.clone()).await;
+    App::with(Arc::new(store), clock, configure).await
+}
+
+pub async fn embedded() -> App {
+    embedded_with(|_| ()).await
 }
 
 pub async fn dynamo() -> App {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = super::dynamo_store(clock.clone()).await;
-    App::new(Arc::new(store), clock, true).await
+    dynamo_with(|_| ()).await
 }
 
 pub async fn dynamo_prod() -> App {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = super::dynamo_store(clock.clone()).await;
-    App::new(Arc::new(store), clock, false).await
+    dynamo_with(|config| config.dev_mode = false).await
 }
 
 pub async fn embedded_prod() -> App {
-    let clock = Arc::new(ManualClock::starting_now());
-    let (store, dir) = super::embedded_store(clock.clone());
-    let mut app = App::new(Arc::new(store), clock, false).await;
-    app.keep = Some(dir);
-    app
+    embedded_with(|config| config.dev_mode = false).await
 }
 
 /// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests.
