@@ -91,6 +91,7 @@ async fn local_guard_protects_the_same_routes(app: App) {
         ("POST", "/api/auth/2fa/totp/setup"),
         ("POST", "/api/auth/2fa/totp/confirm"),
         ("POST", "/api/auth/2fa/totp/disable"),
+        ("POST", "/api/auth/2fa/recovery-codes"),
     ] {
         assert!(!PUBLIC_PATHS.contains(&path));
         for cookie in

@@ -40,6 +40,7 @@ on_both_stores!(embedded_app, dynamo_app;
     recovery_codes_work_once,
     disable_needs_password_and_code,
     disable_with_a_recovery_code,
+    recovery_codes_can_be_renewed,
     setup_rules,
     key_and_codes_are_not_stored_in_clear,
     concurrent_uses_of_one_code_sign_in_once,
@@ -270,6 +271,44 @@ async fn disable_with_a_recovery_code(app: App) {
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     assert!(recovery_code_keys(app.store.as_ref(), user).await.unwrap().is_empty());
     assert_eq!(signin(&app, "zed@example.edu", None).await.status, StatusCode::OK);
+}
+
+async fn renew(app: &App, cookie: &str, password: &str, code: &str) -> Reply {
+    app.post("/api/auth/2fa/recovery-codes", json!({ "password": password, "code": code }), Some(cookie))
+        .await
+}
+
+async fn recovery_codes_can_be_renewed(app: App) {
+    let enrolled = enroll(&app, "ren@example.edu").await;
+    let user = user_id(&app, &enrolled.cookie).await;
+    let code = fresh_code(&app, &enrolled.key);
+    refused(&renew(&app, &enrolled.cookie, "not the password", &code).await, "invalid_credentials");
+    refused(&renew(&app, &enrolled.cookie, PASSWORD, "12345").await, "invalid_totp");
+
+    // Paid for with one of the old recovery codes: all ten old ones stop working.
+    let renewed = renew(&app, &enrolled.cookie, PASSWORD, &enrolled.recovery[0]).await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    let fresh: Vec<String> = renewed.body["recoveryCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    assert!(fresh.iter().all(|c| !enrolled.recovery.contains(c)));
+    assert_eq!(recovery_code_keys(app.store.as_ref(), user).await.unwrap().len(), 10);
+    refused(&signin(&app, "ren@example.edu", Some(&enrolled.recovery[1])).await, "invalid_totp");
+    assert_eq!(signin(&app, "ren@example.edu", Some(&fresh[0])).await.status, StatusCode::OK);
+    let subjects: Vec<String> = app.mail.to("ren@example.edu").iter().map(|m| m.subject.clone()).collect();
+    assert!(subjects.iter().any(|s| s.contains("New recovery codes")), "{subjects:?}");
+
+    // With a TOTP code too; and not at all once two-factor is off.
+    assert_eq!(renew(&app, &enrolled.cookie, PASSWORD, &code).await.status, StatusCode::OK);
+    let off = disable(&app, &enrolled.cookie, PASSWORD, &fresh_code(&app, &enrolled.key)).await;
+    assert_eq!(off.status, StatusCode::OK);
+    let after = renew(&app, &enrolled.cookie, PASSWORD, &fresh_code(&app, &enrolled.key)).await;
+    assert_eq!((after.status, after.code()), (StatusCode::CONFLICT, "two_factor_not_enabled"));
+    assert!(recovery_code_keys(app.store.as_ref(), user).await.unwrap().is_empty());
 }
 
 async fn setup_rules(app: App) {

@@ -5,7 +5,7 @@
 //! Each accepted code uses up its time step (or its recovery code) in the same transaction as
 //! what it unlocks, so neither a replay nor two concurrent requests can use one code twice.
 
-use super::{AuthService, Client};
+use super::{AuthService, Authenticated, Client};
 use crate::domain::totp::{RecoveryCode, SecondFactor, TotpCode, TotpKey, RECOVERY_CODES};
 use crate::error::{AppError, AppResult};
 use crate::mail::templates::{self, TwoFactorNotice};
@@ -115,25 +115,9 @@ impl AuthService {
         code: &str,
         client: &Client,
     ) -> AppResult<()> {
-        let current = self.authenticate(cookie).await?;
+        let (current, proof) = self.reauthenticate(cookie, password, code, client).await?;
         let user = current.loaded.user;
-        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
-        if !user.two_factor_enabled {
-            return Err(AppError::TwoFactorNotEnabled);
-        }
-        if !self.is_current_password(&user, password).await? {
-            let detail = Some("wrong password to disable".into());
-            self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
-            return Err(AppError::InvalidCredentials);
-        }
-        let proof = self.check_second_factor(&user, code, client).await?;
-        // The other recovery codes go too (the one used here is deleted by the proof itself).
-        let unused = two_factor::recovery_code_keys(self.store.as_ref(), user.id).await?;
-        let others: Vec<Write> = unused
-            .into_iter()
-            .filter(|key| key != proof.write.key())
-            .map(|key| Write::Delete { key, cond: Cond::Always })
-            .collect();
+        let others = self.other_recovery_code_deletes(&user, &proof).await?;
         let mut writes = vec![proof.write];
         writes.extend(two_factor::disable(user.id));
         writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", false.into())])));
@@ -153,6 +137,76 @@ impl AuthService {
         self.session_cache.invalidate(&current.digest);
         self.notify_two_factor(&user, TwoFactorNotice::Disabled).await;
         Ok(())
+    }
+
+    /// Replaces the recovery codes (the unused ones stop working); takes the password and a code.
+    pub async fn renew_recovery_codes(
+        &self,
+        cookie: &str,
+        password: &str,
+        code: &str,
+        client: &Client,
+    ) -> AppResult<Vec<RecoveryCode>> {
+        let (current, proof) = self.reauthenticate(cookie, password, code, client).await?;
+        let user = current.loaded.user;
+        let old = self.other_recovery_code_deletes(&user, &proof).await?;
+        let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let mut writes = vec![proof.write, two_factor::require_enabled(user.id)];
+        writes.extend(old);
+        writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
+        writes.push(audit::put(&self.audit_record(
+            AuditAction::RecoveryCodesRenewed,
+            Some(user.id),
+            &user.email,
+            client,
+            None,
+        )));
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidTotp),
+            Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
+            other => other?,
+        }
+        self.notify_two_factor(&user, TwoFactorNotice::RecoveryCodesRenewed).await;
+        Ok(codes)
+    }
+
+    /// A sensitive two-factor change: the signed-in user with two-factor on proves it again with
+    /// the password and a code. Returns the session and the write that uses the code up.
+    async fn reauthenticate(
+        &self,
+        cookie: &str,
+        password: &str,
+        code: &str,
+        client: &Client,
+    ) -> AppResult<(Authenticated, SecondFactorProof)> {
+        let current = self.authenticate(cookie).await?;
+        let user = &current.loaded.user;
+        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
+        if !user.two_factor_enabled {
+            return Err(AppError::TwoFactorNotEnabled);
+        }
+        if !self.is_current_password(user, password).await? {
+            let detail = Some("wrong password".into());
+            self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
+            return Err(AppError::InvalidCredentials);
+        }
+        let proof = self.check_second_factor(user, code, client).await?;
+        Ok((current, proof))
+    }
+
+    /// Deletes of the user's unused recovery codes, except one the proof itself uses up (a
+    /// transaction may touch an item once).
+    async fn other_recovery_code_deletes(
+        &self,
+        user: &UserRecord,
+        proof: &SecondFactorProof,
+    ) -> AppResult<Vec<Write>> {
+        let unused = two_factor::recovery_code_keys(self.store.as_ref(), user.id).await?;
+        Ok(unused
+            .into_iter()
+            .filter(|key| key != proof.write.key())
+            .map(|key| Write::Delete { key, cond: Cond::Always })
+            .collect())
     }
 
     /// The sign-in step after a correct password, for a user with two-factor on.

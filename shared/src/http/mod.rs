@@ -109,7 +109,8 @@ impl Function {
             Function::TwoFactor => Router::new()
                 .route("/api/auth/2fa/totp/setup", post(two_factor_routes::setup))
                 .route("/api/auth/2fa/totp/confirm", post(two_factor_routes::confirm))
-                .route("/api/auth/2fa/totp/disable", post(two_factor_routes::disable)),
+                .route("/api/auth/2fa/totp/disable", post(two_factor_routes::disable))
+                .route("/api/auth/2fa/recovery-codes", post(two_factor_routes::renew_recovery_codes)),
         }
     }
 }

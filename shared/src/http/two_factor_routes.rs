@@ -1,9 +1,10 @@
-//! Handlers of the two-factor endpoints: TOTP setup, confirm and disable.
+//! Handlers of the two-factor endpoints: TOTP setup, confirm and disable, new recovery codes.
 
 use super::cookies::SessionCookie;
 use super::json::Json;
 use super::AppState;
 use crate::auth::Client;
+use crate::domain::totp::RecoveryCode;
 use crate::error::AppError;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -30,12 +31,12 @@ pub async fn confirm(
     Json(body): Json<ConfirmBody>,
 ) -> Result<Response, AppError> {
     let codes = state.auth.totp_confirm(&cookie, &body.code, &client).await?;
-    let shown: Vec<String> = codes.iter().map(|c| c.display()).collect();
-    Ok(axum::Json(json!({ "recoveryCodes": shown })).into_response())
+    Ok(recovery_codes(&codes))
 }
 
+/// Password and a code: what a sensitive two-factor change takes.
 #[derive(Deserialize)]
-pub struct DisableBody {
+pub struct ReauthBody {
     password: String,
     code: String,
 }
@@ -44,8 +45,24 @@ pub async fn disable(
     State(state): State<AppState>,
     client: Client,
     SessionCookie(cookie): SessionCookie,
-    Json(body): Json<DisableBody>,
+    Json(body): Json<ReauthBody>,
 ) -> Result<Response, AppError> {
     state.auth.totp_disable(&cookie, &body.password, &body.code, &client).await?;
     Ok(axum::Json(json!({ "twoFactorEnabled": false })).into_response())
+}
+
+pub async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    client: Client,
+    SessionCookie(cookie): SessionCookie,
+    Json(body): Json<ReauthBody>,
+) -> Result<Response, AppError> {
+    let codes = state.auth.renew_recovery_codes(&cookie, &body.password, &body.code, &client).await?;
+    Ok(recovery_codes(&codes))
+}
+
+/// The codes as shown to the user, this once.
+fn recovery_codes(codes: &[RecoveryCode]) -> Response {
+    let shown: Vec<String> = codes.iter().map(RecoveryCode::display).collect();
+    axum::Json(json!({ "recoveryCodes": shown })).into_response()
 }

@@ -128,6 +128,7 @@ pub enum TwoFactorNotice {
     Enabled,
     Disabled,
     RecoveryCodeUsed { left: usize },
+    RecoveryCodesRenewed,
 }
 
 /// Sent on every two-factor change, so an owner who did not make it finds out.
@@ -141,6 +142,10 @@ pub fn two_factor_changed(app_url: &str, to: &str, name: &str, notice: TwoFactor
         TwoFactorNotice::Disabled => (
             "Two-factor sign-in is off",
             "Two-factor sign-in was turned off for your account: a password alone now signs in.".to_owned(),
+        ),
+        TwoFactorNotice::RecoveryCodesRenewed => (
+            "New recovery codes",
+            "New recovery codes were made for your account; the old ones no longer work.".to_owned(),
         ),
         TwoFactorNotice::RecoveryCodeUsed { left } => (
             "A recovery code was used",

@@ -25,6 +25,7 @@ pub enum AuditAction {
     TwoFactorDisabled,
     TwoFactorFailed,
     RecoveryCodeUsed,
+    RecoveryCodesRenewed,
 }
 
 impl AuditAction {
@@ -41,6 +42,7 @@ impl AuditAction {
             AuditAction::TwoFactorDisabled => "two_factor_disabled",
             AuditAction::TwoFactorFailed => "two_factor_failed",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
+            AuditAction::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
     }
 }

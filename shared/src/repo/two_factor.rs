@@ -75,6 +75,11 @@ pub fn disable(user: Ulid) -> [Write; 2] {
     ]
 }
 
+/// Holds only while two-factor is on (guards a change made alongside).
+pub fn require_enabled(user: Ulid) -> Write {
+    Write::Check { key: enabled_key(user), cond: Cond::Exists }
+}
+
 /// Marks a time step used; fails if it already was (a replayed code). The mark outlives the
 /// window in which the step's code is accepted.
 pub fn use_step(user: Ulid, step: i64) -> Write {
