@@ -300,8 +300,7 @@ async fn main() {
 
     // Two-factor on: sign-in with a TOTP code (the next step's, within drift: setup used this one).
     let (_, setup, _) = counted.trips("POST", "/api/auth/2fa/totp/setup", json!({}), Some(&cookie)).await;
-    let secret = totp_rs::Secret::Encoded(setup["secret"].as_str().unwrap().to_owned()).to_bytes().unwrap();
-    let key = TotpKey::from_bytes(secret, "", "").unwrap();
+    let key = TotpKey::from_base32(setup["secret"].as_str().unwrap()).unwrap();
     let now = clock.epoch_seconds();
     counted
         .trips("POST", "/api/auth/2fa/totp/confirm", json!({"code": key.code_at(now)}), Some(&cookie))

@@ -88,8 +88,7 @@ async fn no_secret_is_logged() {
     let setup =
         body_json(call("POST", "/api/auth/2fa/totp/setup", json!({}), Some(cookie.clone())).await).await;
     let secret = setup["secret"].as_str().unwrap().to_owned();
-    let key =
-        TotpKey::from_bytes(totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap(), "", "").unwrap();
+    let key = TotpKey::from_base32(&secret).unwrap();
     let first = key.code_at(clock.epoch_seconds());
     let confirm =
         call("POST", "/api/auth/2fa/totp/confirm", json!({"code": first}), Some(cookie.clone())).await;

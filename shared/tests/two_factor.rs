@@ -61,9 +61,7 @@ struct Enrolled {
 }
 
 fn key_from(setup: &Value) -> TotpKey {
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
-    TotpKey::from_bytes(bytes, "", "").unwrap()
+    TotpKey::from_base32(setup["secret"].as_str().unwrap()).unwrap()
 }
 
 fn code_now(app: &App, key: &TotpKey) -> String {

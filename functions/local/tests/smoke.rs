@@ -1,7 +1,9 @@
 //! The README's run command for real: start `carpool-local`, walk register -> verify -> sign in
 //! over HTTP, stop it with SIGTERM (clean exit), start it again on the same data directory and
-//! find the session still valid.
+//! find the session (and the two-factor key, sealed with the key ring kept beside the store)
+//! still valid.
 
+use carpool::domain::totp::TotpKey;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -77,6 +79,10 @@ impl Server {
     }
 }
 
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -119,12 +125,26 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     assert_eq!(status, 200, "{body}");
     let cookie = cookie.expect("sign-in sets the session cookie");
 
+    // Two-factor on: its key is sealed with the key ring the server keeps in the data directory.
+    let (status, setup, _) = server.call("POST", "/api/auth/2fa/totp/setup", None, Some(&cookie));
+    assert_eq!(status, 200, "{setup}");
+    let key = TotpKey::from_base32(setup["secret"].as_str().unwrap()).unwrap();
+    let code = json!({"code": key.code_at(now())});
+    let (status, body, _) = server.call("POST", "/api/auth/2fa/totp/confirm", Some(code), Some(&cookie));
+    assert_eq!(status, 200, "{body}");
+
     assert!(server.stop().success(), "SIGTERM stops the server cleanly");
 
     let server = Server::start(data.path());
     let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["email"], "alice@example.edu");
+    assert_eq!(body["user"]["twoFactorEnabled"], true);
+    // The restarted server still opens the key: the next step's code (within drift) signs in.
+    let signin =
+        json!({"email": "alice@example.edu", "password": password, "totpCode": key.code_at(now() + 30)});
+    let (status, body, _) = server.call("POST", "/api/auth/signin", Some(signin), None);
+    assert_eq!(status, 200, "{body}");
     // A crash in the middle of writes (SIGKILL while registrations run) leaves a store that opens
     // with every committed write in it.
     let url = server.url.clone();

@@ -60,6 +60,12 @@ impl TotpKey {
             .find(|step| self.0.check(&code.0, (*step * STEP_SECONDS) as u64))
     }
 
+    /// A key as an authenticator app is given it (the `secret` of a setup); for tests and tools.
+    pub fn from_base32(secret: &str) -> Result<Self, String> {
+        let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().map_err(|e| format!("{e:?}"))?;
+        Self::from_bytes(bytes, "", "")
+    }
+
     /// The code an authenticator shows at `at` (epoch seconds); for tests and tools.
     pub fn code_at(&self, at: i64) -> String {
         self.0.generate(at.max(0) as u64)
@@ -201,6 +207,8 @@ mod tests {
         assert!(uri.contains(&format!("secret={}", key.base32())));
         assert!(uri.contains("issuer=Campus%20Carpool"));
         assert_eq!(key.base32().len(), 32);
+        assert_eq!(TotpKey::from_base32(&key.base32()).unwrap().bytes(), key.bytes());
+        assert!(TotpKey::from_base32("not base32!").is_err());
     }
 
     #[test]
