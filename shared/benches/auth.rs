@@ -299,7 +299,8 @@ async fn main() {
     println!("| store reads for {checks} edge authorizer decisions, cache warm ({store_name}) | {reads} |");
 
     // Two-factor on: sign-in with a TOTP code (the next step's, within drift: setup used this one).
-    let (_, setup, _) = counted.trips("POST", "/api/auth/2fa/totp/setup", json!({}), Some(&cookie)).await;
+    let (_, setup, _) =
+        counted.trips("POST", "/api/auth/2fa/totp/setup", json!({"password": PASSWORD}), Some(&cookie)).await;
     let key = TotpKey::from_base32(setup["secret"].as_str().unwrap()).unwrap();
     let now = clock.epoch_seconds();
     counted

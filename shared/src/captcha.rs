@@ -17,11 +17,22 @@ pub trait Captcha: Send + Sync + 'static {
 }
 
 /// Where and how to verify (production: the provider's siteverify URL and the secret key).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CaptchaConfig {
     pub verify_url: String,
     pub secret: String,
     pub timeout: Duration,
+}
+
+/// The secret never reaches a log, even through a debug print of the configuration.
+impl std::fmt::Debug for CaptchaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptchaConfig")
+            .field("verify_url", &self.verify_url)
+            .field("secret", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Cloudflare Turnstile's endpoint; hCaptcha's is `https://api.hcaptcha.com/siteverify`.

@@ -14,6 +14,7 @@ use base64::Engine;
 use std::path::Path;
 
 const NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
 const KEY_BYTES: usize = 32;
 
 #[derive(Clone)]
@@ -43,7 +44,8 @@ impl KeyRing {
                 && id.len() <= 32
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !id_ok {
-                return Err(format!("key id {id:?} must be 1-32 letters, digits, '-' or '_'"));
+                // Not echoed: with the halves swapped, the "id" would be the key itself.
+                return Err("each key id must be 1-32 letters, digits, '-' or '_'".into());
             }
             if keys.iter().any(|(known, _)| known == id) {
                 return Err(format!("key id {id:?} appears twice"));
@@ -106,7 +108,7 @@ impl KeyRing {
             .find(|(known, _)| known == id)
             .ok_or_else(|| SealError::UnknownKey(id.into()))?;
         let raw = B64.decode(body).map_err(|_| SealError::Malformed)?;
-        if raw.len() <= NONCE_BYTES {
+        if raw.len() < NONCE_BYTES + TAG_BYTES {
             return Err(SealError::Malformed);
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_BYTES);
@@ -165,6 +167,7 @@ mod tests {
         assert_eq!(ring.open("no-dot", "u"), Err(SealError::Malformed));
         assert_eq!(ring.open("k1.!!", "u"), Err(SealError::Malformed));
         assert_eq!(ring.open("k1.AAAA", "u"), Err(SealError::Malformed));
+        assert_eq!(ring.open(&format!("k1.{}", B64.encode([0u8; 27])), "u"), Err(SealError::Malformed));
         assert_eq!(ring.open("k9.AAAA", "u"), Err(SealError::UnknownKey("k9".into())));
     }
 
@@ -185,6 +188,9 @@ mod tests {
         assert!(KeyRing::parse("k1:AAAA").unwrap_err().contains("32 bytes"));
         assert!(KeyRing::parse("bad id:AAAA").unwrap_err().contains("key id"));
         let (_, spec) = KeyRing::generate("k1");
+        let (id, key) = spec.split_once(':').unwrap();
+        let swapped = KeyRing::parse(&format!("{key}:{id}")).unwrap_err();
+        assert!(!swapped.contains(key), "key material stays out of errors: {swapped}");
         assert!(KeyRing::parse(&format!("{spec},{spec}")).unwrap_err().contains("twice"));
         let debug = format!("{:?}", KeyRing::parse(&spec).unwrap());
         assert_eq!(debug, r#"KeyRing { key_ids: ["k1"] }"#);

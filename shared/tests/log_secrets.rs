@@ -85,8 +85,10 @@ async fn no_secret_is_logged() {
     call("GET", "/api/auth/session", Value::Null, Some(cookie.clone())).await;
 
     // Two-factor: the key, the codes and the recovery codes stay out too.
-    let setup =
-        body_json(call("POST", "/api/auth/2fa/totp/setup", json!({}), Some(cookie.clone())).await).await;
+    let setup = body_json(
+        call("POST", "/api/auth/2fa/totp/setup", json!({"password": password}), Some(cookie.clone())).await,
+    )
+    .await;
     let secret = setup["secret"].as_str().unwrap().to_owned();
     let key = TotpKey::from_base32(&secret).unwrap();
     let first = key.code_at(clock.epoch_seconds());

@@ -7,10 +7,10 @@ mod support;
 
 use axum::http::{header, StatusCode};
 use carpool::clock::Clock;
-use carpool::domain::totp::TotpKey;
+use carpool::domain::totp::{RecoveryCode, TotpKey};
 use carpool::rate_limit::{Limit, Rule};
 use carpool::repo::audit::{for_user, AuditAction};
-use carpool::repo::two_factor::recovery_code_keys;
+use carpool::repo::two_factor::{put_recovery_code, recovery_code_keys};
 use carpool::store::Key;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -75,7 +75,7 @@ fn fresh_code(app: &App, key: &TotpKey) -> String {
 }
 
 async fn setup(app: &App, cookie: &str) -> Reply {
-    app.post("/api/auth/2fa/totp/setup", json!({}), Some(cookie)).await
+    app.post("/api/auth/2fa/totp/setup", json!({ "password": PASSWORD }), Some(cookie)).await
 }
 
 async fn confirm(app: &App, cookie: &str, code: &str) -> Reply {
@@ -312,6 +312,12 @@ async fn recovery_codes_can_be_renewed(app: App) {
 async fn setup_rules(app: App) {
     assert_eq!(app.post("/api/auth/2fa/totp/setup", json!({}), None).await.status, StatusCode::UNAUTHORIZED);
     let cookie = app.signed_in("amy@example.edu", false).await;
+    // The password is asked first: a stolen session alone cannot enrol an authenticator.
+    let wrong =
+        app.post("/api/auth/2fa/totp/setup", json!({"password": "not the password"}), Some(&cookie)).await;
+    refused(&wrong, "invalid_credentials");
+    let missing = app.post("/api/auth/2fa/totp/setup", json!({}), Some(&cookie)).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::BAD_REQUEST, "invalid_request"));
     let none = confirm(&app, &cookie, "123456").await;
     assert_eq!((none.status, none.code()), (StatusCode::CONFLICT, "two_factor_setup_required"));
 
@@ -326,8 +332,15 @@ async fn setup_rules(app: App) {
     assert_eq!((late.status, late.code()), (StatusCode::CONFLICT, "two_factor_setup_required"));
     assert_eq!(app.get("/api/auth/session", Some(&cookie)).await.body["user"]["twoFactorEnabled"], false);
 
+    // A recovery code left over from an earlier enrolment (say, a race with its disable) dies
+    // when two-factor is turned on again.
+    let user = user_id(&app, &cookie).await;
+    let stale = RecoveryCode::generate();
+    app.store.write(vec![put_recovery_code(user, &stale)]).await.unwrap();
     let third = key_from(&setup(&app, &cookie).await.body);
     assert_eq!(confirm(&app, &cookie, &code_now(&app, &third)).await.status, StatusCode::OK);
+    refused(&signin(&app, "amy@example.edu", Some(&stale.display())).await, "invalid_totp");
+    assert_eq!(recovery_code_keys(app.store.as_ref(), user).await.unwrap().len(), 10);
     let on = setup(&app, &cookie).await;
     assert_eq!((on.status, on.code()), (StatusCode::CONFLICT, "two_factor_already_enabled"));
 }
@@ -340,7 +353,7 @@ async fn key_and_codes_are_not_stored_in_clear(app: App) {
     let base32 = enrolled.key.base32();
     assert!(!stored.contains(&base32) && !stored.contains(&base32.to_lowercase()), "{stored}");
     let sealed = item.attrs["sealedKey"].as_str().unwrap();
-    assert!(sealed.starts_with("local."), "sealed with the configured key ring: {sealed}");
+    assert!(sealed.starts_with("test."), "sealed with the configured key ring: {sealed}");
 
     let keys = recovery_code_keys(app.store.as_ref(), user).await.unwrap();
     assert_eq!(keys.len(), 10);
@@ -402,11 +415,11 @@ async fn changes_are_audited_and_mailed(app: App) {
     }
 }
 
-/// Default limits: five code attempts per account per 15 minutes, whichever endpoint.
+/// Default limits: five attempts (code or password) per account per 15 minutes, whichever endpoint.
 async fn attempts_are_limited_per_account(app: App) {
     let enrolled = enroll(&app, "eli@example.edu").await;
-    // The confirm above was attempt one.
-    for _ in 0..4 {
+    // The setup (it takes the password) and the confirm above were attempts one and two.
+    for _ in 0..3 {
         refused(&signin(&app, "eli@example.edu", Some("000000x")).await, "invalid_totp");
     }
     // A good code (the next step's, within drift) without moving the clock across a window.

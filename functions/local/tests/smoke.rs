@@ -126,7 +126,8 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     let cookie = cookie.expect("sign-in sets the session cookie");
 
     // Two-factor on: its key is sealed with the key ring the server keeps in the data directory.
-    let (status, setup, _) = server.call("POST", "/api/auth/2fa/totp/setup", None, Some(&cookie));
+    let (status, setup, _) =
+        server.call("POST", "/api/auth/2fa/totp/setup", Some(json!({"password": password})), Some(&cookie));
     assert_eq!(status, 200, "{setup}");
     let key = TotpKey::from_base32(setup["secret"].as_str().unwrap()).unwrap();
     let code = json!({"code": key.code_at(now())});

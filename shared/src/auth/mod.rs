@@ -311,7 +311,7 @@ impl AuthService {
         )));
         match self.store.write(writes).await {
             Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
-                return Err(self.second_factor_reused(&user, client).await);
+                return Err(self.second_factor_refused(&user, client).await);
             }
             other => other?,
         }

@@ -35,12 +35,15 @@ pub(super) struct SecondFactorProof {
 }
 
 impl AuthService {
-    /// Starts (or restarts) a setup for the signed-in user.
-    pub async fn totp_setup(&self, cookie: &str) -> AppResult<TotpSetup> {
+    /// Starts (or restarts) a setup for the signed-in user, who proves it with the password: a
+    /// stolen session alone must not be able to put its own authenticator on the account.
+    pub async fn totp_setup(&self, cookie: &str, password: &str, client: &Client) -> AppResult<TotpSetup> {
         let user = self.authenticate(cookie).await?.loaded.user;
+        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
         if user.two_factor_enabled {
             return Err(AppError::TwoFactorAlreadyEnabled);
         }
+        self.confirm_password(&user, password, client).await?;
         let key = TotpKey::generate();
         let now = self.now();
         let record = TotpRecord {
@@ -85,9 +88,12 @@ impl AuthService {
             return Err(AppError::InvalidTotp);
         };
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        // Codes left over from an earlier enrolment (a race with its disable) must not come back.
+        let stale = two_factor::recovery_code_keys(self.store.as_ref(), user.id).await?;
         let mut writes = Vec::from(two_factor::enable(user.id, &pending));
         writes.push(two_factor::use_step(user.id, step));
         writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", true.into())])));
+        writes.extend(stale.into_iter().map(|key| Write::Delete { key, cond: Cond::Always }));
         writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
         writes.push(audit::put(&self.audit_record(
             AuditAction::TwoFactorEnabled,
@@ -130,7 +136,9 @@ impl AuthService {
             None,
         )));
         match self.store.write(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidTotp),
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                return Err(self.second_factor_refused(&user, client).await)
+            }
             Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
             other => other?,
         }
@@ -162,7 +170,9 @@ impl AuthService {
             None,
         )));
         match self.store.write(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidTotp),
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                return Err(self.second_factor_refused(&user, client).await)
+            }
             Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
             other => other?,
         }
@@ -185,13 +195,18 @@ impl AuthService {
         if !user.two_factor_enabled {
             return Err(AppError::TwoFactorNotEnabled);
         }
-        if !self.is_current_password(user, password).await? {
-            let detail = Some("wrong password".into());
-            self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
-            return Err(AppError::InvalidCredentials);
-        }
+        self.confirm_password(user, password, client).await?;
         let proof = self.check_second_factor(user, code, client).await?;
         Ok((current, proof))
+    }
+
+    async fn confirm_password(&self, user: &UserRecord, password: &str, client: &Client) -> AppResult<()> {
+        if self.is_current_password(user, password).await? {
+            return Ok(());
+        }
+        let detail = Some("wrong password".into());
+        self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
+        Err(AppError::InvalidCredentials)
     }
 
     /// Deletes of the user's unused recovery codes, except one the proof itself uses up (a
@@ -271,9 +286,10 @@ impl AuthService {
         self.notify_two_factor(user, TwoFactorNotice::RecoveryCodeUsed { left }).await;
     }
 
-    /// A sign-in whose code was used up meanwhile (a replay, or a concurrent use).
-    pub(super) async fn second_factor_reused(&self, user: &UserRecord, client: &Client) -> AppError {
-        let detail = Some("code already used".into());
+    /// A code whose use-up write failed: its step was used already (a replay, or a concurrent
+    /// use), or the recovery code is unknown or spent.
+    pub(super) async fn second_factor_refused(&self, user: &UserRecord, client: &Client) -> AppError {
+        let detail = Some("code already used, or no such recovery code".into());
         self.audit(AuditAction::TwoFactorFailed, Some(user.id), &user.email, client, detail).await;
         AppError::InvalidTotp
     }

@@ -73,8 +73,14 @@ impl TotpKey {
 }
 
 /// Exactly six ASCII digits: no spaces, signs or other characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TotpCode(String);
+
+impl std::fmt::Debug for TotpCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpCode(<redacted>)")
+    }
+}
 
 /// A recovery code, normalised (lowercase, no dashes); stored only as its digest.
 #[derive(Clone, PartialEq, Eq)]
@@ -196,6 +202,7 @@ mod tests {
             assert!(TotpCode::parse(bad).is_err(), "{bad:?}");
         }
         assert!(TotpCode::parse("012345").is_ok());
+        assert_eq!(format!("{:?}", SecondFactor::parse("012345").unwrap()), "Totp(TotpCode(<redacted>))");
     }
 
     #[test]

@@ -11,11 +11,18 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+#[derive(Deserialize)]
+pub struct SetupBody {
+    password: String,
+}
+
 pub async fn setup(
     State(state): State<AppState>,
+    client: Client,
     SessionCookie(cookie): SessionCookie,
+    Json(body): Json<SetupBody>,
 ) -> Result<Response, AppError> {
-    let setup = state.auth.totp_setup(&cookie).await?;
+    let setup = state.auth.totp_setup(&cookie, &body.password, &client).await?;
     Ok(axum::Json(json!({ "secret": setup.secret, "otpauthUri": setup.otpauth_uri })).into_response())
 }
 

@@ -11,6 +11,7 @@ use carpool::domain::campus::Campus;
 use carpool::http::{local_router, AppState};
 use carpool::mail::{Mailer, Message};
 use carpool::repo::campuses;
+use carpool::seal::KeyRing;
 use carpool::store::Store;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -189,10 +190,12 @@ pub async fn embedded_prod() -> App {
     embedded_with(|config| config.dev_mode = false).await
 }
 
-/// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests.
+/// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests. One
+/// fixed TOTP key ring, as every function of one deployment shares `TOTP_KEYS`.
 pub fn test_config() -> AuthConfig {
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    config.totp_keys = Some(KeyRing::parse("test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap());
     config
 }
 

@@ -1,0 +1,335 @@
+//! Least privilege that works: each function's routes run, through that function's own router,
+//! over a store that records the DynamoDB actions its calls need (and a mailer that records
+//! sends). The actions must be exactly those `template.yaml` grants the function, so a missing
+//! permission fails here instead of as an AccessDenied in AWS, and an unused one is noticed.
+
+mod support;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use carpool::auth::AuthService;
+use carpool::clock::Clock;
+use carpool::domain::totp::TotpKey;
+use carpool::http::edge::authorize;
+use carpool::http::{router, AppState, Function};
+use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use support::app::*;
+use time::Duration;
+
+type Actions = BTreeSet<&'static str>;
+
+/// The IAM actions behind each port call (a transaction needs one action per kind of write).
+struct Recording {
+    inner: Arc<dyn Store>,
+    used: Mutex<Actions>,
+}
+
+impl Recording {
+    fn note(&self, actions: impl IntoIterator<Item = &'static str>) {
+        self.used.lock().unwrap().extend(actions);
+    }
+}
+
+#[async_trait]
+impl Store for Recording {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.note(["dynamodb:GetItem"]);
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.note(["dynamodb:BatchGetItem"]);
+        self.inner.get_many(keys).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.note(["dynamodb:Query"]);
+        self.inner.query(query).await
+    }
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.note(writes.iter().map(|w| match w {
+            Write::Put { .. } => "dynamodb:PutItem",
+            // The adapter sends an update that sets nothing as a condition check.
+            Write::Update { set, expires_at: None, .. } if set.is_empty() => "dynamodb:ConditionCheckItem",
+            Write::Update { .. } => "dynamodb:UpdateItem",
+            Write::Delete { .. } => "dynamodb:DeleteItem",
+            Write::Check { .. } => "dynamodb:ConditionCheckItem",
+        }));
+        self.inner.write(writes).await
+    }
+    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError> {
+        // An UpdateItem, and a PutItem when it replaces an expired counter.
+        self.note(["dynamodb:UpdateItem", "dynamodb:PutItem"]);
+        self.inner.increment(key, attr, by, expires_at).await
+    }
+}
+
+/// One function's router over the recording store; the shared store and clock underneath.
+struct FunctionApp {
+    app: App,
+    recording: Arc<Recording>,
+}
+
+impl FunctionApp {
+    fn new(base: &App, function: Function) -> FunctionApp {
+        let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+        let mail = Arc::new(Recorder::default());
+        let state =
+            AppState::new(recording.clone(), mail.clone(), base.clock.clone(), test_config()).unwrap();
+        let app = App {
+            router: router(state, &[function]),
+            clock: base.clock.clone(),
+            mail,
+            store: recording.clone(),
+            keep: None,
+        };
+        FunctionApp { app, recording }
+    }
+
+    /// The actions used, with `ses:SendEmail` when any mail went out.
+    fn used(&self) -> Actions {
+        let mut used = self.recording.used.lock().unwrap().clone();
+        if !self.app.mail.0.lock().unwrap().is_empty() {
+            used.insert("ses:SendEmail");
+        }
+        used
+    }
+}
+
+/// The `dynamodb:` and `ses:` actions each function's block of template.yaml grants, by binary.
+fn granted() -> BTreeMap<String, Actions> {
+    let template = include_str!("../../template.yaml");
+    let mut out: BTreeMap<String, Actions> = BTreeMap::new();
+    // Resources are the two-space-indented keys; a function's block runs to the next one.
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in template.lines() {
+        let is_resource =
+            line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':');
+        if is_resource {
+            blocks.push(Vec::new());
+        }
+        if let Some(block) = blocks.last_mut() {
+            block.push(line);
+        }
+    }
+    for block in blocks {
+        let Some(binary) = block.iter().find_map(|l| l.trim().strip_prefix("Binary: ")) else { continue };
+        let actions = block
+            .iter()
+            .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
+            .filter(|w| w.starts_with("dynamodb:") || w.starts_with("ses:"))
+            .map(|w| &*Box::leak(w.to_owned().into_boxed_str()))
+            .collect();
+        out.insert(binary.to_owned(), actions);
+    }
+    out
+}
+
+/// Registers, verifies and signs in through the whole local router; returns the cookie.
+async fn account(base: &App, email: &str) -> String {
+    base.signed_in(email, false).await
+}
+
+/// Turns two-factor on through the whole local router; returns the key and recovery codes.
+async fn two_factor_on(base: &App, cookie: &str) -> (TotpKey, Vec<String>) {
+    let setup = base.post("/api/auth/2fa/totp/setup", json!({ "password": PASSWORD }), Some(cookie)).await;
+    let key = TotpKey::from_base32(setup.body["secret"].as_str().unwrap()).unwrap();
+    let code = key.code_at(base.clock.epoch_seconds());
+    let confirmed = base.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(cookie)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes = confirmed.body["recoveryCodes"].as_array().unwrap();
+    (key, codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+}
+
+fn next_code(base: &App, key: &TotpKey) -> String {
+    base.clock.advance(Duration::seconds(30));
+    key.code_at(base.clock.epoch_seconds())
+}
+
+fn signin_body(email: &str, password: &str, code: Option<&str>) -> serde_json::Value {
+    json!({ "email": email, "password": password, "totpCode": code })
+}
+
+async fn exercise(base: &App, function: Function) -> Actions {
+    let f = FunctionApp::new(base, function);
+    let app = &f.app;
+    match function {
+        Function::Register => {
+            assert_eq!(app.register("new@example.edu").await.status, StatusCode::ACCEPTED);
+            account(base, "taken@example.edu").await;
+            assert_eq!(app.register("taken@example.edu").await.status, StatusCode::ACCEPTED);
+        }
+        Function::VerifyEmail => {
+            let token = base.register("verify@example.edu").await.body["devVerificationToken"].clone();
+            let resend =
+                app.post("/api/auth/resend-verification", json!({"email": "verify@example.edu"}), None);
+            assert_eq!(resend.await.status, StatusCode::ACCEPTED);
+            assert_eq!(
+                app.post("/api/auth/verify-email", json!({ "token": token }), None).await.status,
+                StatusCode::OK
+            );
+            let again = app.post("/api/auth/verify-email", json!({ "token": token }), None).await;
+            assert_eq!(again.code(), "invalid_token");
+        }
+        Function::Signin => {
+            account(base, "sign@example.edu").await;
+            let ok =
+                app.post("/api/auth/signin", signin_body("sign@example.edu", PASSWORD, None), None).await;
+            assert_eq!(ok.status, StatusCode::OK);
+            // Five wrong passwords lock the email and mail the owner; then the lock is cleared by a success.
+            for _ in 0..5 {
+                app.post("/api/auth/signin", signin_body("sign@example.edu", "wrong password!", None), None)
+                    .await;
+            }
+            base.clock.advance(Duration::minutes(2));
+            let ok =
+                app.post("/api/auth/signin", signin_body("sign@example.edu", PASSWORD, None), None).await;
+            assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+            app.post("/api/auth/signin", signin_body("nobody@example.edu", PASSWORD, None), None).await;
+
+            let cookie = account(base, "sign2fa@example.edu").await;
+            let (key, recovery) = two_factor_on(base, &cookie).await;
+            let need =
+                app.post("/api/auth/signin", signin_body("sign2fa@example.edu", PASSWORD, None), None).await;
+            assert_eq!(need.code(), "totp_required");
+            let code = next_code(base, &key);
+            let ok =
+                app.post("/api/auth/signin", signin_body("sign2fa@example.edu", PASSWORD, Some(&code)), None);
+            assert_eq!(ok.await.status, StatusCode::OK);
+            let replay =
+                app.post("/api/auth/signin", signin_body("sign2fa@example.edu", PASSWORD, Some(&code)), None);
+            assert_eq!(replay.await.code(), "invalid_totp");
+            let with_recovery = signin_body("sign2fa@example.edu", PASSWORD, Some(&recovery[0]));
+            assert_eq!(app.post("/api/auth/signin", with_recovery, None).await.status, StatusCode::OK);
+        }
+        Function::Session => {
+            let cookie = account(base, "sess@example.edu").await;
+            let other =
+                base.post("/api/auth/signin", signin_body("sess@example.edu", PASSWORD, None), None).await;
+            let other = other.session_cookie();
+            assert_eq!(app.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::OK);
+            let list = app.get("/api/auth/sessions", Some(&cookie)).await;
+            let sessions = list.body["sessions"].as_array().unwrap();
+            let id =
+                sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+            let revoke = axum::http::Request::delete(format!("/api/auth/sessions/{id}"))
+                .header("cookie", &cookie)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            assert_eq!(app.request(revoke).await.status, StatusCode::NO_CONTENT);
+            // Past the sliding threshold, a session check also moves the expiry.
+            base.clock.advance(Duration::minutes(10));
+            assert_eq!(app.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::OK);
+            assert_eq!(
+                app.post("/api/auth/signout", json!({}), Some(&other)).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            assert_eq!(
+                app.post("/api/auth/signout-all", json!({}), Some(&cookie)).await.status,
+                StatusCode::NO_CONTENT
+            );
+            let fresh = account_signin(base, "sess@example.edu").await;
+            assert_eq!(
+                app.post("/api/auth/signout", json!({}), Some(&fresh)).await.status,
+                StatusCode::NO_CONTENT
+            );
+        }
+        Function::Password => {
+            let cookie = account(base, "pass@example.edu").await;
+            let forgot =
+                app.post("/api/auth/password/forgot", json!({"email": "pass@example.edu"}), None).await;
+            assert_eq!(forgot.status, StatusCode::ACCEPTED);
+            let mail = app.mail.to("pass@example.edu").pop().unwrap();
+            let token =
+                mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+            let reset = json!({"token": token, "password": "a brand new passphrase 8"});
+            assert_eq!(app.post("/api/auth/password/reset", reset, None).await.status, StatusCode::OK);
+            assert_eq!(base.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+            let cookie = base
+                .post(
+                    "/api/auth/signin",
+                    signin_body("pass@example.edu", "a brand new passphrase 8", None),
+                    None,
+                )
+                .await
+                .session_cookie();
+            let change =
+                json!({"currentPassword": "a brand new passphrase 8", "password": "copper falcon meadow 88"});
+            assert_eq!(
+                app.post("/api/auth/password/change", change, Some(&cookie)).await.status,
+                StatusCode::OK
+            );
+            let strength =
+                app.post("/api/auth/password/strength", json!({"password": "hunter2"}), None).await;
+            assert_eq!(strength.status, StatusCode::OK);
+        }
+        Function::TwoFactor => {
+            let cookie = account(base, "two@example.edu").await;
+            let setup =
+                app.post("/api/auth/2fa/totp/setup", json!({ "password": PASSWORD }), Some(&cookie)).await;
+            let key = TotpKey::from_base32(setup.body["secret"].as_str().unwrap()).unwrap();
+            let code = key.code_at(base.clock.epoch_seconds());
+            let confirmed =
+                app.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(&cookie)).await;
+            let recovery = confirmed.body["recoveryCodes"][0].as_str().unwrap().to_owned();
+            let renew = json!({"password": PASSWORD, "code": next_code(base, &key)});
+            assert_eq!(
+                app.post("/api/auth/2fa/recovery-codes", renew, Some(&cookie)).await.status,
+                StatusCode::OK
+            );
+            let spent = json!({"password": PASSWORD, "code": recovery});
+            let refused = app.post("/api/auth/2fa/totp/disable", spent, Some(&cookie)).await;
+            assert_eq!(refused.code(), "invalid_totp", "renewal retired the old codes");
+            let off = json!({"password": PASSWORD, "code": next_code(base, &key)});
+            assert_eq!(
+                app.post("/api/auth/2fa/totp/disable", off, Some(&cookie)).await.status,
+                StatusCode::OK
+            );
+        }
+    }
+    f.used()
+}
+
+/// Signs in through the whole local router; returns the cookie.
+async fn account_signin(base: &App, email: &str) -> String {
+    base.post("/api/auth/signin", signin_body(email, PASSWORD, None), None).await.session_cookie()
+}
+
+/// The authorizer function: its decision over the recording store.
+async fn exercise_authorizer(base: &App) -> Actions {
+    let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let mail = Arc::new(Recorder::default());
+    let auth = AuthService::new(recording.clone(), mail, base.clock.clone(), test_config()).unwrap();
+    let cookie = account(base, "edge@example.edu").await;
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/authorizer/revoke-session.json")).unwrap();
+    event["identitySource"] = json!([cookie]);
+    event["cookies"] = json!([cookie]);
+    let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event).unwrap();
+    assert!(authorize(&auth, &event).await.unwrap().is_authorized);
+    let used = recording.used.lock().unwrap().clone();
+    used
+}
+
+on_both_stores!(embedded, dynamo; policies_grant_exactly_what_each_function_uses);
+
+async fn policies_grant_exactly_what_each_function_uses(base: App) {
+    let granted = granted();
+    let mut problems = Vec::new();
+    let mut check = |name: &str, used: Actions| {
+        let grant = granted.get(name).cloned().unwrap_or_default();
+        let missing: Vec<_> = used.difference(&grant).collect();
+        let unused: Vec<_> = grant.difference(&used).collect();
+        if !missing.is_empty() || !unused.is_empty() {
+            problems.push(format!("{name}: missing {missing:?}, granted but unused {unused:?}"));
+        }
+    };
+    for function in Function::ALL {
+        let used = exercise(&base, function).await;
+        check(function.name(), used);
+    }
+    check("authorizer", exercise_authorizer(&base).await);
+    assert!(problems.is_empty(), "template.yaml policies:\n{}", problems.join("\n"));
+}
