@@ -45,6 +45,7 @@ on_both_stores!(embedded_app, dynamo_app;
     key_and_codes_are_not_stored_in_clear,
     concurrent_uses_of_one_code_sign_in_once,
     changes_are_audited_and_mailed,
+    repeated_wrong_codes_tell_the_owner,
 );
 
 /// With the default limits.
@@ -438,4 +439,32 @@ async fn attempts_are_limited_per_account(app: App) {
         signin(&app, "eli@example.edu", Some(&code_now(&app, &enrolled.key))).await.status,
         StatusCode::OK
     );
+}
+
+async fn repeated_wrong_codes_tell_the_owner(app: App) {
+    let enrolled = enroll(&app, "fay@example.edu").await;
+    let warnings = |app: &App| {
+        app.mail
+            .to("fay@example.edu")
+            .into_iter()
+            .filter(|m| m.subject.contains("Someone has your password"))
+            .count()
+    };
+    let used = code_now(&app, &enrolled.key);
+    refused(&signin(&app, "fay@example.edu", Some("000000x")).await, "invalid_totp");
+    refused(&signin(&app, "fay@example.edu", Some(&used)).await, "invalid_totp");
+    assert_eq!(warnings(&app), 0, "two slips are not yet a pattern");
+    refused(&signin(&app, "fay@example.edu", Some("999999x")).await, "invalid_totp");
+    assert_eq!(warnings(&app), 1, "the third wrong code tells the owner");
+    let notice = app.mail.to("fay@example.edu").into_iter().find(|m| m.subject.contains("Someone")).unwrap();
+    assert!(notice.text.contains("3 times") && notice.text.contains("/forgot-password"), "{}", notice.text);
+    refused(&signin(&app, "fay@example.edu", Some("999999x")).await, "invalid_totp");
+    assert_eq!(warnings(&app), 1, "once per window");
+    // Asking for a code, or a wrong password, is not a second-factor failure.
+    refused(&signin(&app, "fay@example.edu", None).await, "totp_required");
+    app.clock.advance(Duration::minutes(15));
+    for _ in 0..3 {
+        refused(&signin(&app, "fay@example.edu", Some("999999x")).await, "invalid_totp");
+    }
+    assert_eq!(warnings(&app), 2, "a new window, a new notice");
 }

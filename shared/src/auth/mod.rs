@@ -311,6 +311,7 @@ impl AuthService {
         )));
         match self.store.write(writes).await {
             Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
+                self.second_factor_failed_at_sign_in(&user).await;
                 return Err(self.second_factor_refused(&user, client).await);
             }
             other => other?,

@@ -18,6 +18,10 @@ use crate::PRODUCT;
 use time::Duration;
 use tracing::warn;
 
+/// Wrong second factors after a correct password, within `two_factor::FAILURE_WINDOW_SECS`,
+/// before the owner is told.
+pub const FAILURE_NOTICE_AFTER: i64 = 3;
+
 /// How long a setup waits for its first code.
 pub const SETUP_LIFE: Duration = Duration::minutes(15);
 
@@ -233,7 +237,26 @@ impl AuthService {
     ) -> AppResult<SecondFactorProof> {
         let code = code.ok_or(AppError::TotpRequired)?;
         self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
-        self.check_second_factor(user, code, client).await
+        let checked = self.check_second_factor(user, code, client).await;
+        if let Err(AppError::InvalidTotp) = checked {
+            self.second_factor_failed_at_sign_in(user).await;
+        }
+        checked
+    }
+
+    /// Someone who knows the password keeps failing the second step: the owner should change
+    /// the password (OWASP MFA Cheat Sheet). Told once per window, at the `FAILURE_NOTICE_AFTER`-th
+    /// failure; a failure to count or mail is logged, the sign-in answer is the same.
+    pub(super) async fn second_factor_failed_at_sign_in(&self, user: &UserRecord) {
+        let now = self.clock.epoch_seconds();
+        match two_factor::count_sign_in_failure(self.store.as_ref(), user.id, now).await {
+            Ok(FAILURE_NOTICE_AFTER) => {
+                self.notify_two_factor(user, TwoFactorNotice::FailedCodes { count: FAILURE_NOTICE_AFTER })
+                    .await
+            }
+            Ok(_) => {}
+            Err(e) => warn!(user_id = %user.id, error = %e, "two-factor failure not counted"),
+        }
     }
 
     /// Checks a TOTP or recovery code against the user's enabled key; audits a failure.

@@ -127,8 +127,14 @@ pub fn password_changed(app_url: &str, to: &str, name: &str) -> Message {
 pub enum TwoFactorNotice {
     Enabled,
     Disabled,
-    RecoveryCodeUsed { left: usize },
+    RecoveryCodeUsed {
+        left: usize,
+    },
     RecoveryCodesRenewed,
+    /// Someone gave the right password but a wrong code this many times.
+    FailedCodes {
+        count: i64,
+    },
 }
 
 /// Sent on every two-factor change, so an owner who did not make it finds out.
@@ -142,6 +148,14 @@ pub fn two_factor_changed(app_url: &str, to: &str, name: &str, notice: TwoFactor
         TwoFactorNotice::Disabled => (
             "Two-factor sign-in is off",
             "Two-factor sign-in was turned off for your account: a password alone now signs in.".to_owned(),
+        ),
+        TwoFactorNotice::FailedCodes { count } => (
+            "Someone has your password",
+            format!(
+                "Someone signed in to your account with the right password but a wrong two-factor code, \
+                 {count} times in a few minutes. Your account is safe thanks to two-factor, but your \
+                 password is known: change it."
+            ),
         ),
         TwoFactorNotice::RecoveryCodesRenewed => (
             "New recovery codes",
