@@ -92,7 +92,8 @@ impl Rule {
             Rule::ForgotIp => (10, 3600),
             Rule::ForgotEmail => (3, 3600),
             Rule::ResetIp => (20, 900),
-            // Change needs the current password: a stolen session must not brute-force it.
+            // Password checks through a session (password change, two-factor setup): a stolen
+            // session must not brute-force the password.
             Rule::ChangeUser => (5, 900),
             // Each guess at a 6-digit code has 3 in a million odds (three steps accepted), so 5 per
             // 15 minutes makes guessing take years; counted per account, whoever sends them.

@@ -43,7 +43,8 @@ impl AuthService {
     /// stolen session alone must not be able to put its own authenticator on the account.
     pub async fn totp_setup(&self, cookie: &str, password: &str, client: &Client) -> AppResult<TotpSetup> {
         let user = self.authenticate(cookie).await?.loaded.user;
-        self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
+        // A password check through a session, like a password change: the same budget.
+        self.limiter.hit(Rule::ChangeUser, &user.id.to_string()).await?;
         if user.two_factor_enabled {
             return Err(AppError::TwoFactorAlreadyEnabled);
         }
