@@ -133,20 +133,7 @@ impl AuthService {
         writes.extend(two_factor::disable(user.id));
         writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", false.into())])));
         writes.extend(others);
-        writes.push(audit::put(&self.audit_record(
-            AuditAction::TwoFactorDisabled,
-            Some(user.id),
-            &user.email,
-            client,
-            None,
-        )));
-        match self.store.write(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) => {
-                return Err(self.second_factor_refused(&user, client).await)
-            }
-            Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
-            other => other?,
-        }
+        self.apply_reauthenticated(&user, client, AuditAction::TwoFactorDisabled, writes).await?;
         self.session_cache.invalidate(&current.digest);
         self.notify_two_factor(&user, TwoFactorNotice::Disabled).await;
         Ok(())
@@ -167,20 +154,7 @@ impl AuthService {
         let mut writes = vec![proof.write, two_factor::require_enabled(user.id)];
         writes.extend(old);
         writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
-        writes.push(audit::put(&self.audit_record(
-            AuditAction::RecoveryCodesRenewed,
-            Some(user.id),
-            &user.email,
-            client,
-            None,
-        )));
-        match self.store.write(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) => {
-                return Err(self.second_factor_refused(&user, client).await)
-            }
-            Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorNotEnabled),
-            other => other?,
-        }
+        self.apply_reauthenticated(&user, client, AuditAction::RecoveryCodesRenewed, writes).await?;
         self.notify_two_factor(&user, TwoFactorNotice::RecoveryCodesRenewed).await;
         Ok(codes)
     }
@@ -203,6 +177,25 @@ impl AuthService {
         self.confirm_password(user, password, client).await?;
         let proof = self.check_second_factor(user, code, client).await?;
         Ok((current, proof))
+    }
+
+    /// Applies a change made after `reauthenticate`, with its audit record. The writes start
+    /// with the proof and then one that holds only while two-factor is on.
+    async fn apply_reauthenticated(
+        &self,
+        user: &UserRecord,
+        client: &Client,
+        action: AuditAction,
+        mut writes: Vec<Write>,
+    ) -> AppResult<()> {
+        writes.push(audit::put(&self.audit_record(action, Some(user.id), &user.email, client, None)));
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                Err(self.second_factor_refused(user, client).await)
+            }
+            Err(StoreError::ConditionFailed { index: 1 }) => Err(AppError::TwoFactorNotEnabled),
+            other => Ok(other?),
+        }
     }
 
     async fn confirm_password(&self, user: &UserRecord, password: &str, client: &Client) -> AppResult<()> {
