@@ -43,12 +43,17 @@ pub struct DriverRecord {
     pub license: Option<License>,
 }
 
+/// Everything of one user (profile, driver profile, sessions, two-factor) lives under this key.
+pub(crate) fn user_partition(id: Ulid) -> String {
+    format!("USER#{id}")
+}
+
 pub fn user_key(id: Ulid) -> Key {
-    Key::new(format!("USER#{id}"), "PROFILE")
+    Key::new(user_partition(id), "PROFILE")
 }
 
 pub fn driver_key(id: Ulid) -> Key {
-    Key::new(format!("USER#{id}"), "DRIVER")
+    Key::new(user_partition(id), "DRIVER")
 }
 
 /// Keyed by the normalised email (see `Email::parse`).

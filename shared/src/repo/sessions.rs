@@ -2,7 +2,9 @@
 //! The token embeds the user id, so a session check reads user, driver profile and session in a
 //! single `get_many`.
 
-use super::accounts::{decode_user_with_driver, driver_key, user_key, DriverRecord, UserRecord};
+use super::accounts::{
+    decode_user_with_driver, driver_key, user_key, user_partition, DriverRecord, UserRecord,
+};
 use super::{from_item, query_all, to_attrs};
 use crate::store::{attrs, Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,7 @@ pub struct SessionRecord {
 }
 
 pub fn session_key(user: Ulid, digest: &str) -> Key {
-    Key::new(format!("USER#{user}"), format!("SESSION#{digest}"))
+    Key::new(user_partition(user), format!("SESSION#{digest}"))
 }
 
 pub fn put(digest: &str, session: &SessionRecord) -> Write {
@@ -72,7 +74,7 @@ pub fn touch(user: Ulid, digest: &str, now: OffsetDateTime, expires_at: OffsetDa
 /// All live sessions of a user with the digests they are stored under (a strongly consistent
 /// query of the user's partition).
 pub async fn list(store: &dyn Store, user: Ulid) -> Result<Vec<(String, SessionRecord)>, StoreError> {
-    let query = Query::new(format!("USER#{user}"), SkRange::Prefix("SESSION#".into()));
+    let query = Query::new(user_partition(user), SkRange::Prefix("SESSION#".into()));
     let items = query_all(store, query).await?;
     items
         .iter()

@@ -2,6 +2,7 @@
 //! setup awaits its first code and once confirmed, one item per used time step (so a code
 //! cannot be replayed) and one per unused recovery code (its digest; deleted when used).
 
+use super::accounts::user_partition;
 use super::{from_item, query_all, to_attrs};
 use crate::domain::totp::{RecoveryCode, DRIFT_STEPS, STEP_SECONDS};
 use crate::store::{Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
@@ -18,26 +19,22 @@ pub struct TotpRecord {
     pub created_at: OffsetDateTime,
 }
 
-fn partition(user: Ulid) -> String {
-    format!("USER#{user}")
-}
-
 fn enabled_key(user: Ulid) -> Key {
-    Key::new(partition(user), "TOTP")
+    Key::new(user_partition(user), "TOTP")
 }
 
 fn pending_key(user: Ulid) -> Key {
-    Key::new(partition(user), "TOTP_PENDING")
+    Key::new(user_partition(user), "TOTP_PENDING")
 }
 
 fn step_key(user: Ulid, step: i64) -> Key {
-    Key::new(partition(user), format!("TOTP_STEP#{step}"))
+    Key::new(user_partition(user), format!("TOTP_STEP#{step}"))
 }
 
 const RECOVERY_PREFIX: &str = "RECOVERY#";
 
 fn recovery_key(user: Ulid, digest: &str) -> Key {
-    Key::new(partition(user), format!("{RECOVERY_PREFIX}{digest}"))
+    Key::new(user_partition(user), format!("{RECOVERY_PREFIX}{digest}"))
 }
 
 /// The confirmed key and the pending one, in one round trip.
@@ -86,7 +83,7 @@ pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 /// Counts a failed second factor at sign-in; returns the failures in the current window.
 pub async fn count_sign_in_failure(store: &dyn Store, user: Ulid, now: i64) -> Result<i64, StoreError> {
     let window = now.div_euclid(FAILURE_WINDOW_SECS);
-    let key = Key::new(partition(user), format!("TOTP_FAILURES#{window}"));
+    let key = Key::new(user_partition(user), format!("TOTP_FAILURES#{window}"));
     store.increment(&key, "failures", 1, (window + 1) * FAILURE_WINDOW_SECS).await
 }
 
@@ -114,6 +111,6 @@ pub fn consume_recovery_code(user: Ulid, code: &RecoveryCode) -> Write {
 
 /// The keys of the user's unused recovery codes.
 pub async fn recovery_code_keys(store: &dyn Store, user: Ulid) -> Result<Vec<Key>, StoreError> {
-    let query = Query::new(partition(user), SkRange::Prefix(RECOVERY_PREFIX.into()));
+    let query = Query::new(user_partition(user), SkRange::Prefix(RECOVERY_PREFIX.into()));
     Ok(query_all(store, query).await?.into_iter().map(|item| item.key).collect())
 }
