@@ -173,6 +173,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::ResetIp => "RATE_LIMIT_RESET_IP",
                 Rule::ChangeUser => "RATE_LIMIT_CHANGE_USER",
                 Rule::TwoFactorUser => "RATE_LIMIT_TWO_FACTOR_USER",
+                Rule::TwoFactorFailureNotice => "RATE_LIMIT_TWO_FACTOR_FAILURE_NOTICE",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

@@ -45,10 +45,13 @@ pub enum Rule {
     ResetIp,
     ChangeUser,
     TwoFactorUser,
+    /// Not a limit: wrong second factors after a correct password; the `max`-th in a window
+    /// mails the owner (see `RateLimiter::count`).
+    TwoFactorFailureNotice,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::RegisterIp,
         Rule::SigninIp,
         Rule::SigninEmail,
@@ -60,6 +63,7 @@ impl Rule {
         Rule::ResetIp,
         Rule::ChangeUser,
         Rule::TwoFactorUser,
+        Rule::TwoFactorFailureNotice,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -76,6 +80,7 @@ impl Rule {
             Rule::ResetIp => "reset_ip",
             Rule::ChangeUser => "change_user",
             Rule::TwoFactorUser => "two_factor_user",
+            Rule::TwoFactorFailureNotice => "two_factor_failure_notice",
         }
     }
 
@@ -98,6 +103,7 @@ impl Rule {
             // Each guess at a 6-digit code has 3 in a million odds (three steps accepted), so 5 per
             // 15 minutes makes guessing take years; counted per account, whoever sends them.
             Rule::TwoFactorUser => (5, 900),
+            Rule::TwoFactorFailureNotice => (3, 900),
         };
         Limit { max, window_secs }
     }
@@ -135,17 +141,34 @@ impl RateLimiter {
 
     /// Counts one request of `subject` under `rule`; `RateLimited` once the window is full.
     pub async fn hit(&self, rule: Rule, subject: &str) -> AppResult<()> {
+        let (count, retry_after_secs) = self.count_in_window(rule, subject).await?;
+        if count > self.limits.get(rule).max {
+            tracing::info!(rule = rule.name(), "rate limited");
+            return Err(AppError::RateLimited { retry_after_secs });
+        }
+        Ok(())
+    }
+
+    /// Counts one event of `subject` under `rule` and returns how many its window holds, for
+    /// callers that act at a threshold instead of refusing (`max` of the rule's limit).
+    pub async fn count(&self, rule: Rule, subject: &str) -> AppResult<i64> {
+        Ok(self.count_in_window(rule, subject).await?.0)
+    }
+
+    /// The limit a rule has here (defaults, or as configured).
+    pub fn limit(&self, rule: Rule) -> Limit {
+        self.limits.get(rule)
+    }
+
+    /// The window's count after this event, and the seconds until the window ends.
+    async fn count_in_window(&self, rule: Rule, subject: &str) -> AppResult<(i64, i64)> {
         let limit = self.limits.get(rule);
         let now = self.clock.epoch_seconds();
         let window = now.div_euclid(limit.window_secs);
         let window_end = (window + 1) * limit.window_secs;
         let key = Key::new(format!("RATE#{}#{subject}", rule.name()), format!("W#{window}"));
         let count = self.store.increment(&key, "count", 1, window_end).await?;
-        if count > limit.max {
-            tracing::info!(rule = rule.name(), "rate limited");
-            return Err(AppError::RateLimited { retry_after_secs: (window_end - now).max(1) });
-        }
-        Ok(())
+        Ok((count, (window_end - now).max(1)))
     }
 
     /// Two limits at once (e.g. per IP and per email): the counters are separate items, so the

@@ -18,10 +18,6 @@ use crate::PRODUCT;
 use time::Duration;
 use tracing::warn;
 
-/// Wrong second factors after a correct password, within `two_factor::FAILURE_WINDOW_SECS`,
-/// before the owner is told.
-pub const FAILURE_NOTICE_AFTER: i64 = 3;
-
 /// How long a setup waits for its first code.
 pub const SETUP_LIFE: Duration = Duration::minutes(15);
 
@@ -239,14 +235,14 @@ impl AuthService {
     }
 
     /// Someone who knows the password keeps failing the second step: the owner should change
-    /// the password (OWASP MFA Cheat Sheet). Told once per window, at the `FAILURE_NOTICE_AFTER`-th
-    /// failure; a failure to count or mail is logged, the sign-in answer is the same.
+    /// the password (OWASP MFA Cheat Sheet). Told once per window of `TwoFactorFailureNotice`,
+    /// at its `max`-th failure; a failure to count or mail is logged, the sign-in answer is the
+    /// same.
     pub(super) async fn second_factor_failed_at_sign_in(&self, user: &UserRecord) {
-        let now = self.clock.epoch_seconds();
-        match two_factor::count_sign_in_failure(self.store.as_ref(), user.id, now).await {
-            Ok(FAILURE_NOTICE_AFTER) => {
-                self.notify_two_factor(user, TwoFactorNotice::FailedCodes { count: FAILURE_NOTICE_AFTER })
-                    .await
+        let notice_at = self.limiter.limit(Rule::TwoFactorFailureNotice).max;
+        match self.limiter.count(Rule::TwoFactorFailureNotice, &user.id.to_string()).await {
+            Ok(count) if count == notice_at => {
+                self.notify_two_factor(user, TwoFactorNotice::FailedCodes { count }).await
             }
             Ok(_) => {}
             Err(e) => warn!(user_id = %user.id, error = %e, "two-factor failure not counted"),

@@ -13,7 +13,6 @@
 //! | lockout state | `LOCK#<email>` | `LOCK` | failures, lockedUntil; any email, account or not |
 //! | TOTP key (confirmed / pending) | `USER#<userId>` | `TOTP` / `TOTP_PENDING` | key sealed; pending ttl 15 min |
 //! | used TOTP step | `USER#<userId>` | `TOTP_STEP#<step>` | ttl just past the step's window |
-//! | failed second factors at sign-in | `USER#<userId>` | `TOTP_FAILURES#<window>` | counter; ttl = window end |
 //! | recovery code | `USER#<userId>` | `RECOVERY#<sha256(code)>` | deleted when used |
 //! | rate-limit window | `RATE#<rule>#<subject>` | `W#<window>` | see `crate::rate_limit` |
 

@@ -77,16 +77,6 @@ pub fn require_enabled(user: Ulid) -> Write {
     Write::Check { key: enabled_key(user), cond: Cond::Exists }
 }
 
-/// Wrong second factors after a correct password are counted in windows this long.
-pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
-
-/// Counts a failed second factor at sign-in; returns the failures in the current window.
-pub async fn count_sign_in_failure(store: &dyn Store, user: Ulid, now: i64) -> Result<i64, StoreError> {
-    let window = now.div_euclid(FAILURE_WINDOW_SECS);
-    let key = Key::new(user_partition(user), format!("TOTP_FAILURES#{window}"));
-    store.increment(&key, "failures", 1, (window + 1) * FAILURE_WINDOW_SECS).await
-}
-
 /// Marks a time step used; fails if it already was (a replayed code). The mark outlives the
 /// window in which the step's code is accepted.
 pub fn use_step(user: Ulid, step: i64) -> Write {
