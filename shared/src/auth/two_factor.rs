@@ -45,7 +45,7 @@ impl AuthService {
             return Err(AppError::TwoFactorAlreadyEnabled);
         }
         self.confirm_password(&user, password, client).await?;
-        let key = TotpKey::generate();
+        let key = TotpKey::generate(PRODUCT, &user.email).map_err(AppError::Internal)?;
         let now = self.now();
         let record = TotpRecord {
             sealed_key: self.totp_keys()?.seal(key.bytes(), &user.id.to_string()),
@@ -54,9 +54,7 @@ impl AuthService {
         self.store
             .write(vec![two_factor::put_pending(user.id, &record, (now + SETUP_LIFE).unix_timestamp())])
             .await?;
-        let labelled =
-            TotpKey::from_bytes(key.bytes().to_vec(), PRODUCT, &user.email).map_err(AppError::Internal)?;
-        Ok(TotpSetup { secret: labelled.base32(), otpauth_uri: labelled.otpauth_uri() })
+        Ok(TotpSetup { secret: key.base32(), otpauth_uri: key.otpauth_uri() })
     }
 
     /// Turns two-factor on with the first code from the pending key; returns the recovery codes,

@@ -23,11 +23,12 @@ const RECOVERY_GROUP: usize = 4;
 pub struct TotpKey(TOTP);
 
 impl TotpKey {
-    pub fn generate() -> Self {
+    /// A new random key; `issuer` and `account` label it in the `otpauth` URI.
+    pub fn generate(issuer: &str, account: &str) -> Result<Self, String> {
         let mut bytes = vec![0u8; SECRET_BYTES];
         // Without the OS RNG no secret can be issued safely.
         getrandom::fill(&mut bytes).expect("operating system random number generator failed");
-        Self::from_bytes(bytes, "", "").expect("a generated key has a valid length")
+        Self::from_bytes(bytes, issuer, account)
     }
 
     /// Rebuilds a key from its raw bytes; `issuer` and `account` only label the `otpauth` URI.
@@ -207,8 +208,7 @@ mod tests {
 
     #[test]
     fn otpauth_uri_carries_issuer_account_and_secret() {
-        let key =
-            TotpKey::from_bytes(TotpKey::generate().bytes().to_vec(), "Campus Carpool", "a@uni.edu").unwrap();
+        let key = TotpKey::generate("Campus Carpool", "a@uni.edu").unwrap();
         let uri = key.otpauth_uri();
         assert!(uri.starts_with("otpauth://totp/Campus%20Carpool:a%40uni.edu?"), "{uri}");
         assert!(uri.contains(&format!("secret={}", key.base32())));
