@@ -423,10 +423,10 @@ impl AuthService {
     pub async fn session(&self, cookie: &str) -> AppResult<CurrentSession> {
         let (_, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
         let now = self.now();
+        // A hit due for its sliding write goes to the store instead.
         let cached = self
-            .session_cache
-            .get(&token.digest())
-            .filter(|l| l.session.expires_at > now && !session::needs_touch(l.session.last_seen_at, now));
+            .cached_session(&token.digest(), now)
+            .filter(|l| !session::needs_touch(l.session.last_seen_at, now));
         let loaded = match cached {
             Some(hit) => hit,
             None => Arc::new(self.authenticate(cookie).await?.loaded),
@@ -445,20 +445,29 @@ impl AuthService {
         let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
         let digest = token.digest();
         let now = self.now();
-        let session = match self.session_cache.get(&digest).filter(|l| l.session.expires_at > now) {
-            Some(hit) => hit.session.clone(),
+        let loaded = match self.cached_session(&digest, now) {
+            Some(hit) => hit,
             None => {
                 let loaded = sessions::load(self.store.as_ref(), user_id, &digest)
                     .await?
                     .ok_or(AppError::Unauthenticated)?;
-                let session = loaded.session.clone();
-                if self.config.session_cache_ttl > std::time::Duration::ZERO {
-                    self.session_cache.insert(digest, Arc::new(loaded));
-                }
-                session
+                self.cache_session(digest, loaded)
             }
         };
-        Ok(EdgeIdentity { user_id: session.user_id, session_id: session.id })
+        Ok(EdgeIdentity { user_id: loaded.session.user_id, session_id: loaded.session.id })
+    }
+
+    /// A session this container checked recently and that has not expired since.
+    fn cached_session(&self, digest: &str, now: OffsetDateTime) -> Option<Arc<sessions::Loaded>> {
+        self.session_cache.get(digest).filter(|l| l.session.expires_at > now)
+    }
+
+    fn cache_session(&self, digest: String, loaded: sessions::Loaded) -> Arc<sessions::Loaded> {
+        let loaded = Arc::new(loaded);
+        if self.config.session_cache_ttl > std::time::Duration::ZERO {
+            self.session_cache.insert(digest, loaded.clone());
+        }
+        loaded
     }
 
     /// The caller's sessions, newest first, the current one marked.
@@ -528,9 +537,7 @@ impl AuthService {
                 other => other?,
             }
         }
-        if self.config.session_cache_ttl > std::time::Duration::ZERO {
-            self.session_cache.insert(digest.clone(), Arc::new(loaded.clone()));
-        }
+        self.cache_session(digest.clone(), loaded.clone());
         Ok(Authenticated { user_id, digest, loaded })
     }
 
