@@ -6,10 +6,15 @@ cfn-lint and `sam validate` check the template on its own; this checks what they
   (a) every AWS::Serverless::Function builds a binary that exists: Metadata.BuildProperties.Binary
       names a package under functions/*/Cargo.toml (package name == binary name);
   (b) every package under functions/ (except the local dev server) is deployed by the template;
-  (c) events/<dir> names a function binary; every HttpApi route of the template has at least one
-      fixture whose routeKey matches, and every fixture's routeKey is a route of its function;
-  (d) every fixture is an API Gateway HTTP API payload format 2.0 event that agrees with itself
-      (routeKey, requestContext, rawPath, method);
+  (c) events/<dir> names a function binary; every HttpApi route, DynamoDB stream event and
+      schedule (ScheduleV2) event of the template has at least one fixture, and every HTTP
+      fixture's routeKey is a route of its function;
+  (d) every fixture is one of: an API Gateway HTTP API payload format 2.0 event that agrees with
+      itself (routeKey, requestContext, rawPath, method); an authorizer event (see (f)); a
+      DynamoDB stream event (`Records`) of a function with a DynamoDB event, each record well
+      formed, of the stream view type the table declares, and passing that event's FilterCriteria
+      (e.g. its pk prefix), else the function would never see it; or, for a function with a
+      schedule, exactly the JSON Input of one of its schedules (what the function receives);
   (e) the SAM transform's output (run locally with samtranslator, when installed) keeps the CORS
       settings whole and creates no implicit API. An intrinsic on CorsConfiguration.AllowOrigins
       alone makes SAM drop every other CORS setting; only the transformed template shows it.
@@ -17,6 +22,11 @@ cfn-lint and `sam validate` check the template on its own; this checks what they
       by a template function; the routes marked `Auth: {Authorizer: NONE}` are exactly the paths
       of PUBLIC_PATHS in shared/src/http/edge.rs (what the local server leaves unguarded), and
       authorizer fixtures (events of type REQUEST) are for protected routes.
+  (g) stream and schedule events: a DynamoDB event reads the stream of a template table that
+      declares one (StreamSpecification), reports per-record failures (FunctionResponseTypes
+      ReportBatchItemFailures: the handler answers batchItemFailures, which Lambda otherwise
+      takes as a success) and has JSON filter patterns; a schedule's Input is literal JSON
+      without `Records` (the handler would take it for a stream batch).
 
 Usage: python3 infra/check_workspace.py [--root REPO_DIR] [--require-transform]
 Exits 1 with one line per problem. Needs Python 3.11+ and either cfn-lint (its template loader)
@@ -166,6 +176,126 @@ def check_authorizer_fixture(rel, event, binary, authorizer_binaries, route_owne
         errors.append(f"{rel}: identitySource must be the list of identity values")
 
 
+STREAM_EVENT_NAMES = {"INSERT", "MODIFY", "REMOVE"}
+STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:dynamodb:([a-z0-9-]+):\d{12}:table/[A-Za-z0-9_.-]+/stream/\S+$")
+SCHEDULE_TYPES = {"ScheduleV2", "Schedule"}
+
+
+def filter_matches(pattern, value, where: str, errors: list[str]) -> bool:
+    """Whether `value` passes a Lambda event filter `pattern` (the subset we use: nested objects
+    whose leaves are lists of literals, {"prefix": ...} or {"exists": ...})."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, sub in pattern.items():
+            if isinstance(sub, list) and any(isinstance(c, dict) and c.get("exists") is False for c in sub):
+                if key in value:
+                    return False
+                continue
+            if key not in value or not filter_matches(sub, value[key], f"{where}.{key}", errors):
+                return False
+        return True
+    if isinstance(pattern, list):
+        for condition in pattern:
+            if isinstance(condition, dict):
+                if set(condition) == {"prefix"}:
+                    if isinstance(value, str) and value.startswith(condition["prefix"]):
+                        return True
+                elif set(condition) == {"exists"}:
+                    if condition["exists"] is True:
+                        return True
+                else:
+                    errors.append(f"{where}: filter operator {condition} is not understood by this check")
+            elif condition == value:
+                return True
+        return False
+    errors.append(f"{where}: filter pattern leaves must be lists")
+    return False
+
+
+def check_stream_event(logical_id, event_id, props, resources, errors) -> tuple[str | None, list]:
+    """(g) for one DynamoDB event: returns the table's stream view type and the filter patterns."""
+    name = f"{logical_id}.{event_id}"
+    stream = props.get("Stream")
+    target = stream.get("Fn::GetAtt") if isinstance(stream, dict) else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    view_type = None
+    if not (isinstance(target, list) and len(target) == 2 and target[1] == "StreamArn"):
+        errors.append(f"{name}: Stream must be !GetAtt <template table>.StreamArn")
+    else:
+        table = resources.get(target[0]) or {}
+        spec = (table.get("Properties") or {}).get("StreamSpecification") or {}
+        if table.get("Type") != "AWS::DynamoDB::Table" or not spec.get("StreamViewType"):
+            errors.append(f"{name}: {target[0]} is no template table with a StreamSpecification")
+        else:
+            view_type = spec["StreamViewType"]
+    if "ReportBatchItemFailures" not in (props.get("FunctionResponseTypes") or []):
+        errors.append(
+            f"{name}: FunctionResponseTypes lacks ReportBatchItemFailures (the handler answers "
+            "batchItemFailures; without it Lambda takes a failed record for a success)"
+        )
+    patterns = []
+    for i, f in enumerate(((props.get("FilterCriteria") or {}).get("Filters")) or []):
+        try:
+            patterns.append(json.loads(f.get("Pattern")))
+        except (TypeError, json.JSONDecodeError) as e:
+            errors.append(f"{name}: FilterCriteria.Filters[{i}].Pattern is not literal JSON ({e})")
+    return view_type, patterns
+
+
+def check_stream_fixture(rel, event, binary, streams, errors) -> set[str]:
+    """(d) for a DynamoDB stream fixture; returns the stream events whose filters let it all in."""
+    if binary not in streams:
+        errors.append(f"{rel}: a DynamoDB stream event, but {binary!r} has no DynamoDB event in template.yaml")
+        return set()
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        errors.append(f"{rel}: Records must be a non-empty list")
+        return set()
+    passing = set(streams[binary])
+    for i, record in enumerate(records):
+        where = f"{rel}: Records[{i}]"
+        if not isinstance(record, dict):
+            errors.append(f"{where} is not an object")
+            return set()
+        if record.get("eventSource") != "aws:dynamodb":
+            errors.append(f"{where}.eventSource is not aws:dynamodb")
+        if record.get("eventName") not in STREAM_EVENT_NAMES:
+            errors.append(f"{where}.eventName {record.get('eventName')!r} is none of {sorted(STREAM_EVENT_NAMES)}")
+        for field in ("eventID", "eventVersion"):
+            if not isinstance(record.get(field), str):
+                errors.append(f"{where}.{field} missing")
+        arn = STREAM_ARN.match(str(record.get("eventSourceARN")))
+        if not arn:
+            errors.append(f"{where}.eventSourceARN {record.get('eventSourceARN')!r} is no table stream ARN")
+        elif record.get("awsRegion") != arn.group(1):
+            errors.append(f"{where}.awsRegion differs from the eventSourceARN's region")
+        ddb = record.get("dynamodb")
+        if not isinstance(ddb, dict):
+            errors.append(f"{where}.dynamodb missing")
+            return set()
+        keys = ddb.get("Keys") or {}
+        if not all(isinstance((keys.get(k) or {}).get("S"), str) for k in ("pk", "sk")):
+            errors.append(f"{where}.dynamodb.Keys must hold pk and sk strings ({{\"S\": ...}})")
+        if not str(ddb.get("SequenceNumber", "")).isdigit():
+            errors.append(f"{where}.dynamodb.SequenceNumber must be a string of digits")
+        for field in ("ApproximateCreationDateTime", "SizeBytes"):
+            if not isinstance(ddb.get(field), (int, float)):
+                errors.append(f"{where}.dynamodb.{field} must be a number")
+        for name, (view_type, patterns) in streams[binary].items():
+            if view_type and ddb.get("StreamViewType") != view_type:
+                errors.append(f"{where}.dynamodb.StreamViewType is not {view_type}, the table's ({name})")
+            if patterns and not any(filter_matches(p, record, name, errors) for p in patterns):
+                passing.discard(name)
+    if not passing:
+        errors.append(
+            f"{rel}: a record does not pass the FilterCriteria of {', '.join(sorted(streams[binary]))}: "
+            "Lambda would never deliver it"
+        )
+    return passing
+
+
 def check_transformed(root: Path, errors: list[str]) -> bool:
     """(e): runs the SAM transform offline; False when samtranslator is not installed."""
     try:
@@ -240,6 +370,8 @@ def main() -> int:
     routes: dict[str, set[str]] = {}  # binary -> {"POST /api/..."}
     route_owner: dict[str, str] = {}  # "POST /api/..." -> logical id
     public_routes: set[str] = set()  # routes with Auth.Authorizer NONE
+    streams: dict[str, dict[str, tuple]] = {}  # binary -> {event: (stream view type, filter patterns)}
+    schedules: dict[str, dict] = {}  # binary -> {event: Input (parsed)}
     for logical_id, res in resources.items():
         if res.get("Type") != "AWS::Serverless::Function":
             continue
@@ -256,6 +388,22 @@ def main() -> int:
         routes.setdefault(binary, set())
         events = (res.get("Properties") or {}).get("Events") or {}
         for event_id, event in events.items():
+            if event.get("Type") == "DynamoDB":
+                view = check_stream_event(logical_id, event_id, event.get("Properties") or {}, resources, errors)
+                streams.setdefault(binary, {})[f"{logical_id}.{event_id}"] = view
+                continue
+            if event.get("Type") in SCHEDULE_TYPES:
+                name = f"{logical_id}.{event_id}"
+                raw = (event.get("Properties") or {}).get("Input")
+                try:
+                    schedule_input = json.loads(raw)
+                except (TypeError, json.JSONDecodeError):
+                    errors.append(f"{name}: Input must be literal JSON (the event the function receives)")
+                    continue
+                if isinstance(schedule_input, dict) and "Records" in schedule_input:
+                    errors.append(f"{name}: Input has Records: the handler would take it for a stream batch")
+                schedules.setdefault(binary, {})[name] = schedule_input
+                continue
             if event.get("Type") != "HttpApi":
                 continue
             props = event.get("Properties") or {}
@@ -303,6 +451,7 @@ def main() -> int:
 
     # ---- (c) and (d): events/ fixtures
     covered: set[str] = set()
+    covered_events: set[str] = set()  # stream and schedule events with a fixture
     event_files = 0
     events_dir = root / "events"
     fixture_dirs = sorted(p for p in events_dir.iterdir() if p.is_dir()) if events_dir.is_dir() else []
@@ -318,8 +467,20 @@ def main() -> int:
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 errors.append(f"{rel}: not valid JSON ({e})")
                 continue
+            if isinstance(event, dict) and "Records" in event:
+                covered_events.update(check_stream_fixture(rel, event, binary, streams, errors))
+                continue
             if not isinstance(event, dict) or event.get("version") != "2.0":
-                errors.append(f"{rel}: not an HTTP API payload 2.0 event (version != \"2.0\")")
+                if binary in schedules:
+                    matching = {name for name, value in schedules[binary].items() if value == event}
+                    if not matching:
+                        errors.append(
+                            f"{rel}: neither an HTTP API payload 2.0 event nor the Input of a schedule "
+                            f"of {binary!r} ({', '.join(sorted(schedules[binary]))})"
+                        )
+                    covered_events.update(matching)
+                else:
+                    errors.append(f"{rel}: not an HTTP API payload 2.0 event (version != \"2.0\")")
                 continue
             if event.get("type") == "REQUEST":
                 check_authorizer_fixture(rel, event, binary, authorizer_binaries, route_owner, public_routes, errors)
@@ -354,9 +515,13 @@ def main() -> int:
                     )
     for key in sorted(set(route_owner) - covered):
         errors.append(f"route {key} ({route_owner[key]}) has no events/ fixture")
+    other_events = {name for by_binary in (streams, schedules) for named in by_binary.values() for name in named}
+    for name in sorted(other_events - covered_events):
+        errors.append(f"{name} has no events/ fixture (one that passes its filters, or its exact Input)")
     print(
         f"checked {event_files} event fixtures in events/ against {len(route_owner)} HttpApi routes "
-        f"({len(covered)} covered)"
+        f"({len(covered)} covered) and {len(other_events)} stream/schedule events "
+        f"({len(covered_events & other_events)} covered)"
     )
 
     # ---- (e): the SAM transform's output

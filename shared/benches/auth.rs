@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery staple";
+const PASSWORD: &str = "marble kiosk velvet tundra";
 
 /// Counts port calls: each is one DynamoDB request. Rate-limit counters are counted apart.
 struct Counting<S> {

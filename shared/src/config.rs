@@ -29,9 +29,9 @@ pub struct AuthConfig {
     /// How long a container may answer `GET /api/auth/session` from memory (0 turns it off).
     /// State-changing requests always read the store.
     pub session_cache_ttl: std::time::Duration,
-    /// Seals TOTP keys at rest. Functions that read or write them refuse to start without it
-    /// (see `Function::needs_totp_keys`); the others never see it.
-    pub totp_keys: Option<KeyRing>,
+    /// The server's key ring: seals secrets at rest (TOTP keys, queued mail) and signs device
+    /// cookies. Every function but the authorizer refuses to start without it.
+    pub key_ring: Option<KeyRing>,
 }
 
 impl AuthConfig {
@@ -42,7 +42,7 @@ impl AuthConfig {
             allowed_origins: vec![app_url.clone()],
             captcha: None,
             session_cache_ttl: std::time::Duration::from_secs(10),
-            totp_keys: Some(KeyRing::generate("local").0),
+            key_ring: Some(KeyRing::generate("local").0),
             app_url,
             dev_mode: true,
             argon2: Argon2Params::default(),
@@ -104,10 +104,10 @@ impl LambdaConfig {
                         )?),
                     }),
                 },
-                totp_keys: env
-                    .optional("TOTP_KEYS")
+                key_ring: env
+                    .optional("KEY_RING")
                     .map(|spec| {
-                        KeyRing::parse(&spec).map_err(|problem| ConfigError { var: "TOTP_KEYS", problem })
+                        KeyRing::parse(&spec).map_err(|problem| ConfigError { var: "KEY_RING", problem })
                     })
                     .transpose()?,
                 dev_mode: env.parsed("DEV_MODE", false)?,
@@ -163,8 +163,10 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         for rule in Rule::ALL {
             let var: &'static str = match rule {
                 Rule::RegisterIp => "RATE_LIMIT_REGISTER_IP",
+                Rule::RegisterEmail => "RATE_LIMIT_REGISTER_EMAIL",
                 Rule::SigninIp => "RATE_LIMIT_SIGNIN_IP",
                 Rule::SigninEmail => "RATE_LIMIT_SIGNIN_EMAIL",
+                Rule::SigninDevice => "RATE_LIMIT_SIGNIN_DEVICE",
                 Rule::VerifyIp => "RATE_LIMIT_VERIFY_IP",
                 Rule::ResendIp => "RATE_LIMIT_RESEND_IP",
                 Rule::ResendEmail => "RATE_LIMIT_RESEND_EMAIL",
@@ -248,17 +250,17 @@ mod tests {
     }
 
     #[test]
-    fn totp_keys_are_optional_but_checked() {
-        assert!(LambdaConfig::from_lookup(lookup(&BASE)).unwrap().auth.totp_keys.is_none());
+    fn key_ring_is_optional_but_checked() {
+        assert!(LambdaConfig::from_lookup(lookup(&BASE)).unwrap().auth.key_ring.is_none());
         let mut pairs = BASE.to_vec();
-        pairs.push(("TOTP_KEYS", "k1:not-a-key"));
+        pairs.push(("KEY_RING", "k1:not-a-key"));
         let err = LambdaConfig::from_lookup(lookup(&pairs)).unwrap_err();
-        assert_eq!(err.var, "TOTP_KEYS");
+        assert_eq!(err.var, "KEY_RING");
         assert!(!err.to_string().contains("not-a-key"), "key material stays out of messages");
         let (_, spec) = KeyRing::generate("k1");
         let mut pairs = BASE.to_vec();
-        pairs.push(("TOTP_KEYS", &spec));
-        assert!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap().auth.totp_keys.is_some());
+        pairs.push(("KEY_RING", &spec));
+        assert!(LambdaConfig::from_lookup(lookup(&pairs)).unwrap().auth.key_ring.is_some());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::clock::SystemClock;
 use crate::config::LambdaConfig;
 use crate::http::{edge, router, AppState, Function};
+use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
 use crate::store::dynamo::DynamoStore;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
@@ -14,8 +15,67 @@ pub use lambda_http::Error as LambdaError;
 
 /// An HTTP function: its routes of the shared HTTP layer.
 pub async fn serve(function: Function) -> Result<(), LambdaError> {
-    let state = cold_start(function.name(), function.needs_totp_keys()).await?;
+    let state = cold_start(function.name(), function.needs_key_ring()).await?;
     lambda_http::run(router(state, &[function])).await
+}
+
+/// The mailer: delivers the mail jobs the table's stream reports, and everything due when the
+/// schedule's redrive event comes (see `handle_mail_event`).
+pub async fn serve_mailer() -> Result<(), LambdaError> {
+    let mail = cold_start("mailer", true).await?.mail;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let mail = mail.clone();
+        async move { handle_mail_event(&mail, event).await }
+    }))
+    .await
+}
+
+/// One invocation of the mailer. A DynamoDB stream batch (`Records`, each an inserted job whose
+/// `Keys.pk.S` is `MAIL#<id>`) delivers those jobs and answers
+/// `{"batchItemFailures":[{"itemIdentifier": <SequenceNumber>}]}` for the records to retry; any
+/// other event (the schedule's redrive) delivers everything due and answers `{}`.
+/// A failed send is rescheduled in the table, so only a store failure fails a record, and the
+/// stream retries it; the redrive finds it either way. A record that names no job, or a job
+/// already delivered, is skipped.
+pub async fn handle_mail_event(
+    mail: &MailDispatcher,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, LambdaError> {
+    let started = std::time::Instant::now();
+    let Some(records) = event.payload.get("Records").and_then(|r| r.as_array()) else {
+        let summary = mail.deliver_due().await.map_err(|e| {
+            tracing::error!(error = %e, "mail redrive failed");
+            LambdaError::from("mail redrive failed")
+        })?;
+        tracing::info!(
+            request_id = %event.context.request_id,
+            sent = summary.sent,
+            nothing_to_send = summary.nothing_to_send,
+            will_retry = summary.will_retry,
+            gave_up = summary.gave_up,
+            skipped = summary.skipped,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "mail redrive"
+        );
+        return Ok(serde_json::json!({}));
+    };
+    let mut failures = Vec::new();
+    for record in records {
+        let key = &record["dynamodb"]["Keys"]["pk"]["S"];
+        let Some(id) = key.as_str().and_then(crate::repo::mail_jobs::job_id) else { continue };
+        if let Err(e) = mail.deliver(id).await {
+            tracing::error!(job = %id, error = %e, "mail job not delivered; the stream retries it");
+            failures.push(serde_json::json!({ "itemIdentifier": record["dynamodb"]["SequenceNumber"] }));
+        }
+    }
+    tracing::info!(
+        request_id = %event.context.request_id,
+        records = records.len(),
+        failed = failures.len(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "mail stream batch"
+    );
+    Ok(serde_json::json!({ "batchItemFailures": failures }))
 }
 
 /// The HTTP API's Lambda authorizer (see `crate::http::edge`).
@@ -45,7 +105,7 @@ pub async fn serve_authorizer() -> Result<(), LambdaError> {
     .await
 }
 
-async fn cold_start(name: &'static str, needs_totp_keys: bool) -> Result<AppState, LambdaError> {
+async fn cold_start(name: &'static str, needs_key_ring: bool) -> Result<AppState, LambdaError> {
     crate::telemetry::init();
     let config = match LambdaConfig::from_env() {
         Ok(config) => config,
@@ -55,9 +115,9 @@ async fn cold_start(name: &'static str, needs_totp_keys: bool) -> Result<AppStat
             return Err(e.into());
         }
     };
-    if needs_totp_keys && config.auth.totp_keys.is_none() {
-        tracing::error!(function = name, "TOTP_KEYS is required by this function");
-        return Err("configuration variable TOTP_KEYS: is required by this function".into());
+    if needs_key_ring && config.auth.key_ring.is_none() {
+        tracing::error!(function = name, "KEY_RING is required by this function");
+        return Err("configuration variable KEY_RING: is required by this function".into());
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clock = Arc::new(SystemClock);

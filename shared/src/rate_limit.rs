@@ -35,8 +35,11 @@ impl std::str::FromStr for Limit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
     RegisterIp,
+    RegisterEmail,
     SigninIp,
     SigninEmail,
+    /// Sign-ins from one trusted device (in place of `SigninEmail`, see `auth::signin`).
+    SigninDevice,
     VerifyIp,
     ResendIp,
     ResendEmail,
@@ -51,10 +54,12 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 14] = [
         Rule::RegisterIp,
+        Rule::RegisterEmail,
         Rule::SigninIp,
         Rule::SigninEmail,
+        Rule::SigninDevice,
         Rule::VerifyIp,
         Rule::ResendIp,
         Rule::ResendEmail,
@@ -70,8 +75,10 @@ impl Rule {
     pub fn name(self) -> &'static str {
         match self {
             Rule::RegisterIp => "register_ip",
+            Rule::RegisterEmail => "register_email",
             Rule::SigninIp => "signin_ip",
             Rule::SigninEmail => "signin_email",
+            Rule::SigninDevice => "signin_device",
             Rule::VerifyIp => "verify_ip",
             Rule::ResendIp => "resend_ip",
             Rule::ResendEmail => "resend_email",
@@ -89,8 +96,11 @@ impl Rule {
     pub fn default_limit(self) -> Limit {
         let (max, window_secs) = match self {
             Rule::RegisterIp => (20, 3600),
+            // Each registration mails the address: a few an hour stops mail-bombing through it.
+            Rule::RegisterEmail => (5, 3600),
             Rule::SigninIp => (100, 300),
             Rule::SigninEmail => (10, 900),
+            Rule::SigninDevice => (10, 900),
             Rule::VerifyIp => (30, 900),
             Rule::ResendIp => (10, 3600),
             Rule::ResendEmail => (3, 3600),

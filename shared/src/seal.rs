@@ -1,16 +1,19 @@
-//! Encryption at rest for the few secrets the server must read back in clear (TOTP keys), as
-//! opposed to those it only compares (passwords, tokens, recovery codes: stored as hashes).
+//! The server's key ring. It encrypts at rest the few secrets the server must read back in
+//! clear (TOTP keys, queued mail), as opposed to those it only compares (passwords, tokens,
+//! recovery codes: stored as hashes), and signs values handed to clients (device cookies).
 //!
 //! AES-256-GCM with a random nonce per value, the owner's id as associated data (a value copied
 //! onto another account does not open), and the key's id in front so keys can be rotated: the
 //! first key of the ring seals, any key of the ring opens. The ring comes from configuration
-//! (`TOTP_KEYS` in Lambda, a file in local mode); the key material can be a KMS data key
+//! (`KEY_RING` in Lambda, a file in local mode); the key material can be a KMS data key
 //! decrypted at cold start without changing anything here.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::path::Path;
 
 const NONCE_BYTES: usize = 12;
@@ -21,7 +24,11 @@ const KEY_BYTES: usize = 32;
 pub struct KeyRing {
     /// The sealing key first.
     keys: Vec<(String, Aes256Gcm)>,
+    /// The same keys' raw bytes, from which signing keys are derived per purpose.
+    raw: Vec<[u8; KEY_BYTES]>,
 }
+
+type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -37,7 +44,7 @@ impl KeyRing {
     /// `id:base64key[,id:base64key...]`, the sealing key first; each key is 32 bytes of
     /// standard base64 (`openssl rand -base64 32`).
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let mut keys = Vec::new();
+        let (mut keys, mut raw) = (Vec::new(), Vec::new());
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, key) = entry.split_once(':').ok_or("each key must be written id:base64key")?;
             let id_ok = !id.is_empty()
@@ -56,11 +63,12 @@ impl KeyRing {
             }
             let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|e| e.to_string())?;
             keys.push((id.to_owned(), cipher));
+            raw.push(bytes.try_into().map_err(|_| format!("key {id:?} must be {KEY_BYTES} bytes"))?);
         }
         if keys.is_empty() {
             return Err("no keys given".into());
         }
-        Ok(KeyRing { keys })
+        Ok(KeyRing { keys, raw })
     }
 
     /// A ring of one new random key, and its spec to keep.
@@ -115,6 +123,36 @@ impl KeyRing {
         cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: owner.as_bytes() })
             .map_err(|_| SealError::Rejected)
+    }
+}
+
+impl KeyRing {
+    /// A key for one purpose only (HMAC-SHA256 of the purpose under the ring's key), so a
+    /// signature made for one use never verifies for another, nor relates to the sealing key.
+    fn signer(&self, index: usize, purpose: &str) -> HmacSha256 {
+        let mut derive =
+            <HmacSha256 as Mac>::new_from_slice(&self.raw[index]).expect("HMAC takes any key length");
+        derive.update(purpose.as_bytes());
+        <HmacSha256 as Mac>::new_from_slice(&derive.finalize().into_bytes())
+            .expect("HMAC takes any key length")
+    }
+
+    /// `<key id>.<base64url(HMAC-SHA256)>` of `data` for `purpose`, with the first key.
+    pub fn sign(&self, purpose: &str, data: &[u8]) -> String {
+        let mut mac = self.signer(0, purpose);
+        mac.update(data);
+        format!("{}.{}", self.keys[0].0, B64.encode(mac.finalize().into_bytes()))
+    }
+
+    /// Whether `signature` is one `sign` made for `purpose` and `data` with any key of the ring
+    /// (compared in constant time).
+    pub fn verify(&self, purpose: &str, data: &[u8], signature: &str) -> bool {
+        let Some((id, tag)) = signature.split_once('.') else { return false };
+        let Some(index) = self.keys.iter().position(|(known, _)| known == id) else { return false };
+        let Ok(tag) = B64.decode(tag) else { return false };
+        let mut mac = self.signer(index, purpose);
+        mac.update(data);
+        mac.verify_slice(&tag).is_ok()
     }
 }
 
@@ -194,6 +232,24 @@ mod tests {
         assert!(KeyRing::parse(&format!("{spec},{spec}")).unwrap_err().contains("twice"));
         let debug = format!("{:?}", KeyRing::parse(&spec).unwrap());
         assert_eq!(debug, r#"KeyRing { key_ids: ["k1"] }"#);
+    }
+
+    #[test]
+    fn signatures_bind_purpose_data_and_ring() {
+        let (ring, spec) = KeyRing::generate("k1");
+        let signature = ring.sign("device cookie", b"user.nonce");
+        assert!(signature.starts_with("k1."));
+        assert!(ring.verify("device cookie", b"user.nonce", &signature));
+        assert!(!ring.verify("device cookie", b"user.other", &signature));
+        assert!(!ring.verify("another purpose", b"user.nonce", &signature));
+        assert!(!ring.verify("device cookie", b"user.nonce", "k1.AAAA"));
+        assert!(!ring.verify("device cookie", b"user.nonce", "garbage"));
+        let (other, _) = KeyRing::generate("k1");
+        assert!(!other.verify("device cookie", b"user.nonce", &signature), "another ring's key");
+        let (_, new_spec) = KeyRing::generate("k2");
+        let rotated = KeyRing::parse(&format!("{new_spec},{spec}")).unwrap();
+        assert!(rotated.verify("device cookie", b"user.nonce", &signature), "old keys still verify");
+        assert!(rotated.sign("device cookie", b"x").starts_with("k2."));
     }
 
     #[test]

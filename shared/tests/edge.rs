@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use carpool::auth::{AuthService, EdgeIdentity};
 use carpool::http::edge::{authorize, AuthorizerContext, AuthorizerResponse, PUBLIC_PATHS};
+use carpool::mail::jobs::MailQueue;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::json;
 use support::app::*;
@@ -24,7 +25,8 @@ on_both_stores!(embedded, dynamo;
 /// An authorizer over the app's store, as the authorizer function builds it (its own container,
 /// so its own cache).
 fn authorizer(app: &App) -> AuthService {
-    AuthService::new(app.store.clone(), app.mail.clone(), app.clock.clone(), test_config()).unwrap()
+    let queue = MailQueue::new(None, app.clock.clone());
+    AuthService::new(app.store.clone(), queue, app.clock.clone(), test_config()).unwrap()
 }
 
 /// The fixture event with `cookie` as its Cookie header (or no cookie at all).

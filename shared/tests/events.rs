@@ -1,5 +1,6 @@
-//! Every sample event in `events/<function>/` goes through that function's router as Lambda
-//! would deliver it (API Gateway HTTP API payload 2.0, parsed by `lambda_http`).
+//! Every sample event in `events/<function>/` of an HTTP function goes through that function's
+//! router as Lambda would deliver it (API Gateway HTTP API payload 2.0, parsed by `lambda_http`).
+//! The mailer's events (a stream batch, the redrive) are in `mailer_events.rs`.
 
 mod support;
 

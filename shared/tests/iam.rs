@@ -1,7 +1,9 @@
 //! Least privilege that works: each function's routes run, through that function's own router,
-//! over a store that records the DynamoDB actions its calls need (and a mailer that records
-//! sends). The actions must be exactly those `template.yaml` grants the function, so a missing
-//! permission fails here instead of as an AccessDenied in AWS, and an unused one is noticed.
+//! over a store that records the DynamoDB actions its calls need (and on what: the table or an
+//! index). The HTTP functions only queue mail; the mailer function delivers the jobs they queue,
+//! over its own recording store and a mailer that records sends. The actions must be exactly
+//! those `template.yaml` grants the function, so a missing permission fails here instead of as
+//! an AccessDenied in AWS, and an unused one is noticed.
 
 mod support;
 
@@ -12,8 +14,13 @@ use carpool::clock::Clock;
 use carpool::domain::totp::TotpKey;
 use carpool::http::edge::authorize;
 use carpool::http::{router, AppState, Function};
+use carpool::lambda::handle_mail_event;
+use carpool::mail::jobs::MailQueue;
+use carpool::mail::{MailError, Mailer, Message};
+use carpool::repo::mail_jobs;
 use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::{Context, LambdaEvent};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -21,6 +28,10 @@ use support::app::*;
 use time::Duration;
 
 type Actions = BTreeSet<&'static str>;
+
+/// Appended to an action used on (or granted for) a secondary index rather than the table: the
+/// index is an IAM resource of its own (`<table arn>/index/<name>`).
+const ON_INDEX: &str = " on an index";
 
 /// The IAM actions behind each port call (a transaction needs one action per kind of write).
 struct Recording {
@@ -45,7 +56,7 @@ impl Store for Recording {
         self.inner.get_many(keys).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.note(["dynamodb:Query"]);
+        self.note([if query.index.is_some() { "dynamodb:Query on an index" } else { "dynamodb:Query" }]);
         self.inner.query(query).await
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -78,27 +89,27 @@ impl FunctionApp {
         let mail = Arc::new(Recorder::default());
         let state =
             AppState::new(recording.clone(), mail.clone(), base.clock.clone(), test_config()).unwrap();
+        // The mail it queues is delivered by the mailer function (checked on its own below).
+        let mailer = AppState::new(base.store.clone(), mail.clone(), base.clock.clone(), test_config());
         let app = App {
             router: router(state, &[function]),
             clock: base.clock.clone(),
             mail,
+            dispatcher: mailer.unwrap().mail,
             store: recording.clone(),
             keep: None,
         };
         FunctionApp { app, recording }
     }
 
-    /// The actions used, with `ses:SendEmail` when any mail went out.
     fn used(&self) -> Actions {
-        let mut used = self.recording.used.lock().unwrap().clone();
-        if !self.app.mail.0.lock().unwrap().is_empty() {
-            used.insert("ses:SendEmail");
-        }
-        used
+        self.recording.used.lock().unwrap().clone()
     }
 }
 
 /// The `dynamodb:` and `ses:` actions each function's block of template.yaml grants, by binary.
+/// A `dynamodb:` action counts as granted on the table when its statement's resources name
+/// `Table.Arn`, and with `ON_INDEX` when they name an `/index/` ARN.
 fn granted() -> BTreeMap<String, Actions> {
     let template = include_str!("../../template.yaml");
     let mut out: BTreeMap<String, Actions> = BTreeMap::new();
@@ -116,12 +127,47 @@ fn granted() -> BTreeMap<String, Actions> {
     }
     for block in blocks {
         let Some(binary) = block.iter().find_map(|l| l.trim().strip_prefix("Binary: ")) else { continue };
-        let actions = block
-            .iter()
-            .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
-            .filter(|w| w.starts_with("dynamodb:") || w.starts_with("ses:"))
-            .map(|w| &*Box::leak(w.to_owned().into_boxed_str()))
-            .collect();
+        // Policy statements: from a `- Sid:` (or `- Effect:`) item to the next line indented no
+        // deeper than its dash. Comment lines are left out.
+        let mut statements: Vec<Vec<&str>> = Vec::new();
+        let mut open: Option<usize> = None;
+        for line in block.iter().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+            let indent = line.len() - line.trim_start().len();
+            if open.is_some_and(|dash| indent <= dash) {
+                open = None;
+            }
+            let item = line.trim_start();
+            if item.starts_with("- Sid:") || item.starts_with("- Effect:") {
+                open = Some(indent);
+                statements.push(Vec::new());
+            }
+            if open.is_some() {
+                statements.last_mut().unwrap().push(line);
+            }
+        }
+        let mut actions = Actions::new();
+        for statement in statements {
+            let on_index = statement.iter().any(|l| l.contains("/index/"));
+            let on_table = statement.iter().any(|l| l.contains("Table.Arn") && !l.contains("/index/"));
+            let words = statement
+                .iter()
+                .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
+                .filter(|w| w.starts_with("dynamodb:") || w.starts_with("ses:"));
+            for word in words {
+                let mut grants = Vec::new();
+                if word.starts_with("ses:") || on_table {
+                    grants.push(word.to_owned());
+                }
+                if word.starts_with("dynamodb:") && on_index {
+                    grants.push(format!("{word}{ON_INDEX}"));
+                }
+                if grants.is_empty() {
+                    // Neither the table nor an index: reported as granted but unused.
+                    grants.push(format!("{word} on an unknown resource"));
+                }
+                actions.extend(grants.into_iter().map(|g| &*Box::leak(g.into_boxed_str())));
+            }
+        }
         out.insert(binary.to_owned(), actions);
     }
     out
@@ -162,10 +208,13 @@ async fn exercise(base: &App, function: Function) -> Actions {
             assert_eq!(app.register("taken@example.edu").await.status, StatusCode::ACCEPTED);
         }
         Function::VerifyEmail => {
-            let token = base.register("verify@example.edu").await.body["devVerificationToken"].clone();
+            let registered = base.register("verify@example.edu").await;
+            assert_eq!(registered.status, StatusCode::ACCEPTED);
             let resend =
                 app.post("/api/auth/resend-verification", json!({"email": "verify@example.edu"}), None);
             assert_eq!(resend.await.status, StatusCode::ACCEPTED);
+            // The resent link (delivered by the mailer) is the live one now.
+            let token = token_in(&app.mail.to("verify@example.edu").pop().expect("link resent"));
             assert_eq!(
                 app.post("/api/auth/verify-email", json!({ "token": token }), None).await.status,
                 StatusCode::OK
@@ -241,9 +290,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let forgot =
                 app.post("/api/auth/password/forgot", json!({"email": "pass@example.edu"}), None).await;
             assert_eq!(forgot.status, StatusCode::ACCEPTED);
-            let mail = app.mail.to("pass@example.edu").pop().unwrap();
-            let token =
-                mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+            let token = token_in(&app.mail.to("pass@example.edu").pop().unwrap());
             let reset = json!({"token": token, "password": "a brand new passphrase 8"});
             assert_eq!(app.post("/api/auth/password/reset", reset, None).await.status, StatusCode::OK);
             assert_eq!(base.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
@@ -275,10 +322,12 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 app.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(&cookie)).await;
             let recovery = confirmed.body["recoveryCodes"][0].as_str().unwrap().to_owned();
             let renew = json!({"password": PASSWORD, "code": next_code(base, &key)});
-            assert_eq!(
-                app.post("/api/auth/2fa/recovery-codes", renew, Some(&cookie)).await.status,
-                StatusCode::OK
-            );
+            let renewed = app.post("/api/auth/2fa/recovery-codes", renew, Some(&cookie)).await;
+            assert_eq!(renewed.status, StatusCode::OK);
+            // Renewing with a recovery code checks that two-factor is still on (a condition check).
+            let with_code = json!({"password": PASSWORD, "code": renewed.body["recoveryCodes"][0]});
+            let renewed = app.post("/api/auth/2fa/recovery-codes", with_code, Some(&cookie)).await;
+            assert_eq!(renewed.status, StatusCode::OK);
             let spent = json!({"password": PASSWORD, "code": recovery});
             let refused = app.post("/api/auth/2fa/totp/disable", spent, Some(&cookie)).await;
             assert_eq!(refused.code(), "invalid_totp", "renewal retired the old codes");
@@ -300,8 +349,8 @@ async fn account_signin(base: &App, email: &str) -> String {
 /// The authorizer function: its decision over the recording store.
 async fn exercise_authorizer(base: &App) -> Actions {
     let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
-    let mail = Arc::new(Recorder::default());
-    let auth = AuthService::new(recording.clone(), mail, base.clock.clone(), test_config()).unwrap();
+    let queue = MailQueue::new(None, base.clock.clone());
+    let auth = AuthService::new(recording.clone(), queue, base.clock.clone(), test_config()).unwrap();
     let cookie = account(base, "edge@example.edu").await;
     let mut event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/authorizer/revoke-session.json")).unwrap();
@@ -310,6 +359,111 @@ async fn exercise_authorizer(base: &App) -> Actions {
     let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event).unwrap();
     assert!(authorize(&auth, &event).await.unwrap().is_authorized);
     let used = recording.used.lock().unwrap().clone();
+    used
+}
+
+/// The token of the link in a mail.
+fn token_in(mail: &Message) -> String {
+    mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+/// SES refusing every send.
+struct Failing;
+
+#[async_trait]
+impl Mailer for Failing {
+    async fn send(&self, _: &Message) -> Result<(), MailError> {
+        Err(MailError("SES unavailable".into()))
+    }
+}
+
+fn post_request(path: &str, body: serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Ids of the jobs due now, read past the recording store.
+async fn due_jobs(base: &App) -> Vec<ulid::Ulid> {
+    mail_jobs::due(base.store.as_ref(), base.clock.epoch_seconds(), 100).await.unwrap()
+}
+
+/// The mailer function: jobs queued by requests to the base app (which does not deliver them:
+/// `request_only`), delivered over the recording store through the Lambda handler, from stream
+/// records and from the scheduled redrive.
+async fn exercise_mailer(base: &App) -> Actions {
+    let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let sent = Arc::new(Recorder::default());
+    let mailer =
+        AppState::new(recording.clone(), sent.clone(), base.clock.clone(), test_config()).unwrap().mail;
+    let down =
+        AppState::new(recording.clone(), Arc::new(Failing), base.clock.clone(), test_config()).unwrap().mail;
+    // The accounts first: `base.post` delivers through the base app's own dispatcher.
+    account(base, "mailer-verified@example.edu").await;
+    assert_eq!(base.register("mailer-pending@example.edu").await.status, StatusCode::ACCEPTED);
+    assert!(due_jobs(base).await.is_empty(), "nothing left from earlier requests");
+
+    // A registration's verification mail (rendered when queued); a password reset for a verified
+    // account and a new verification link for an unverified one (resolved by the mailer: it reads
+    // the account and writes a token, and for the link a new stamp on the user).
+    let queued = [
+        post_request(
+            "/api/auth/register",
+            json!({"email": "mailer-new@example.edu", "password": PASSWORD, "name": "Nell Newcomer"}),
+        ),
+        post_request("/api/auth/password/forgot", json!({"email": "mailer-verified@example.edu"})),
+        post_request("/api/auth/resend-verification", json!({"email": "mailer-pending@example.edu"})),
+    ];
+    for request in queued {
+        assert_eq!(base.request_only(request).await.status, StatusCode::ACCEPTED);
+    }
+    let jobs = due_jobs(base).await;
+    assert_eq!(jobs.len(), 3);
+    let mut stream: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/mailer/stream-insert.json")).unwrap();
+    let template = stream["Records"][0].clone();
+    stream["Records"] = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut record = template.clone();
+            record["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("MAIL#{id}"));
+            record["dynamodb"]["SequenceNumber"] = json!(format!("{}", 1000 + i));
+            record
+        })
+        .collect();
+    let answer = handle_mail_event(&mailer, LambdaEvent::new(stream, Context::default())).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    for to in ["mailer-new@example.edu", "mailer-verified@example.edu", "mailer-pending@example.edu"] {
+        assert_eq!(sent.to(to).len(), 1, "one mail to {to}");
+    }
+    assert!(sent.to("mailer-verified@example.edu")[0].text.contains("/reset-password?token="));
+    assert!(sent.to("mailer-pending@example.edu")[0].text.contains("/verify-email?token="));
+    for id in jobs {
+        assert!(
+            mail_jobs::load(base.store.as_ref(), id).await.unwrap().is_none(),
+            "delivered jobs are deleted"
+        );
+    }
+
+    // A send that fails is rescheduled; the redrive sends it once it is due again.
+    let forgot = post_request("/api/auth/password/forgot", json!({"email": "mailer-verified@example.edu"}));
+    assert_eq!(base.request_only(forgot).await.status, StatusCode::ACCEPTED);
+    assert_eq!(down.deliver_due().await.unwrap().will_retry, 1);
+    assert_eq!(sent.to("mailer-verified@example.edu").len(), 1, "not sent while SES is down");
+    base.clock.advance(Duration::minutes(1));
+    let redrive: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/mailer/redrive.json")).unwrap();
+    let answer = handle_mail_event(&mailer, LambdaEvent::new(redrive, Context::default())).await.unwrap();
+    assert_eq!(answer, json!({}));
+    assert_eq!(sent.to("mailer-verified@example.edu").len(), 2, "sent by the redrive");
+    assert!(due_jobs(base).await.is_empty());
+
+    let mut used = recording.used.lock().unwrap().clone();
+    if !sent.0.lock().unwrap().is_empty() {
+        used.insert("ses:SendEmail");
+    }
     used
 }
 
@@ -331,5 +485,6 @@ async fn policies_grant_exactly_what_each_function_uses(base: App) {
         check(function.name(), used);
     }
     check("authorizer", exercise_authorizer(&base).await);
+    check("mailer", exercise_mailer(&base).await);
     assert!(problems.is_empty(), "template.yaml policies:\n{}", problems.join("\n"));
 }

@@ -39,8 +39,109 @@ async fn dynamo_app() -> App {
 on_both_stores!(embedded_app, dynamo_app; fifth_failure_locks_and_locks_grow,
     unknown_emails_lock_the_same_way,
     success_starts_over,
-    concurrent_failures_lock_once
+    concurrent_failures_lock_once,
+    a_burst_checks_at_most_five_passwords,
+    a_trusted_device_is_not_locked_out_by_strangers,
+    a_device_cookie_only_vouches_for_its_own_account,
+    a_password_reset_trusts_the_browser_that_did_it
 );
+
+async fn signin_from(app: &App, email: &str, password: &str, device: &str) -> Reply {
+    let body = json!({"email": email, "password": password});
+    let request = axum::http::Request::post("/api/auth/signin")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, device)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    app.request(request).await
+}
+
+/// Signs up and signs in once, and signs out; returns the device cookie (`name=value`).
+async fn trusted_device(app: &App, email: &str) -> String {
+    let session = app.signed_in(email, false).await;
+    let again = signin(app, email, PASSWORD).await;
+    assert_eq!(app.post("/api/auth/signout", json!({}), Some(&session)).await.status, StatusCode::NO_CONTENT);
+    again.cookie("__Host-device")
+}
+
+async fn a_burst_checks_at_most_five_passwords(app: App) {
+    app.signed_in("xia@example.edu", false).await;
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { signin(&app, "xia@example.edu", WRONG).await.status })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::LOCKED => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert!((1..=5).contains(&checked), "{checked} passwords checked in one lock period");
+    assert_eq!(signin(&app, "xia@example.edu", PASSWORD).await.status, StatusCode::LOCKED);
+}
+
+async fn a_trusted_device_is_not_locked_out_by_strangers(app: App) {
+    let device = trusted_device(&app, "yan@example.edu").await;
+    for _ in 0..10 {
+        signin(&app, "yan@example.edu", WRONG).await;
+    }
+    assert_eq!(
+        signin(&app, "yan@example.edu", PASSWORD).await.status,
+        StatusCode::LOCKED,
+        "strangers locked it"
+    );
+    let owner = signin_from(&app, "yan@example.edu", PASSWORD, &device).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.body);
+    let renewed = owner.cookie("__Host-device");
+    assert_ne!(renewed, device, "a new device cookie at every sign-in");
+    // The device has a budget of its own: five wrong passwords lock that device only.
+    for _ in 0..5 {
+        assert_eq!(signin_from(&app, "yan@example.edu", WRONG, &renewed).await.code(), "invalid_credentials");
+    }
+    assert_eq!(signin_from(&app, "yan@example.edu", PASSWORD, &renewed).await.status, StatusCode::LOCKED);
+}
+
+async fn a_device_cookie_only_vouches_for_its_own_account(app: App) {
+    let mine = trusted_device(&app, "zoe@example.edu").await;
+    app.signed_in("zed@example.edu", false).await;
+    for _ in 0..5 {
+        signin(&app, "zed@example.edu", WRONG).await;
+    }
+    let borrowed = signin_from(&app, "zed@example.edu", PASSWORD, &mine).await;
+    assert_eq!(borrowed.status, StatusCode::LOCKED, "another account's cookie is a stranger's");
+    let (name, value) = mine.split_once('=').unwrap();
+    let forged = format!("{name}={}x", &value[..value.len() - 1]);
+    for _ in 0..5 {
+        signin(&app, "zoe@example.edu", WRONG).await;
+    }
+    assert_eq!(signin_from(&app, "zoe@example.edu", PASSWORD, &forged).await.status, StatusCode::LOCKED);
+    assert_eq!(signin_from(&app, "zoe@example.edu", PASSWORD, &mine).await.status, StatusCode::OK);
+}
+
+async fn a_password_reset_trusts_the_browser_that_did_it(app: App) {
+    app.signed_in("abe@example.edu", false).await;
+    for _ in 0..5 {
+        signin(&app, "abe@example.edu", WRONG).await;
+    }
+    app.post("/api/auth/password/forgot", json!({"email": "abe@example.edu"}), None).await;
+    let mail =
+        app.mail.to("abe@example.edu").into_iter().rev().find(|m| m.text.contains("reset-password")).unwrap();
+    let token = mail.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let new = "a fresh start passphrase 31";
+    let reset = app.post("/api/auth/password/reset", json!({"token": token, "password": new}), None).await;
+    let device = reset.cookie("__Host-device");
+    // Strangers lock the email again at once; the browser that reset the password gets in.
+    for _ in 0..5 {
+        signin(&app, "abe@example.edu", WRONG).await;
+    }
+    assert_eq!(signin(&app, "abe@example.edu", new).await.status, StatusCode::LOCKED);
+    assert_eq!(signin_from(&app, "abe@example.edu", new, &device).await.status, StatusCode::OK);
+}
 
 async fn fifth_failure_locks_and_locks_grow(app: App) {
     app.signed_in("uma@example.edu", false).await;

@@ -9,6 +9,7 @@ use carpool::config::AuthConfig;
 use carpool::domain::totp::TotpKey;
 use carpool::http::{router, AppState, Function};
 use carpool::mail::outbox::OutboxMailer;
+use carpool::mail::{Mailer, Message};
 use carpool::repo::campuses;
 use carpool::store::embedded::EmbeddedStore;
 use serde_json::{json, Value};
@@ -46,11 +47,13 @@ async fn no_secret_is_logged() {
     let store = Arc::new(EmbeddedStore::open(dir.path(), clock.clone()).unwrap());
     let demo = include_str!("../../infra/campuses.json");
     campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
-    let mailer =
-        Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap());
+    let outbox = OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap();
+    let mailer = Arc::new(Tee(outbox, Mutex::default()));
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    let app = router(AppState::new(store, mailer, clock.clone(), config).unwrap(), &Function::ALL);
+    let state = AppState::new(store, mailer.clone(), clock.clone(), config).unwrap();
+    let dispatcher = state.mail.clone();
+    let app = router(state, &Function::ALL);
 
     let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
         let mut req =
@@ -74,8 +77,11 @@ async fn no_secret_is_logged() {
     )
     .await;
     let body = body_json(reg).await;
-    let token = body["devVerificationToken"].as_str().unwrap().to_owned();
+    let first_token = body["devVerificationToken"].as_str().unwrap().to_owned();
     call("POST", "/api/auth/resend-verification", json!({"email": email}), None).await;
+    // The mailer delivers the queued mail (and logs it) as it would right after.
+    dispatcher.deliver_due().await.unwrap();
+    let token = mailer.newest_link_token();
     call("POST", "/api/auth/verify-email", json!({"token": token}), None).await;
     call("POST", "/api/auth/signin", json!({"email": email, "password": wrong}), None).await;
     let signin = call("POST", "/api/auth/signin", json!({"email": email, "password": password}), None).await;
@@ -107,14 +113,17 @@ async fn no_secret_is_logged() {
         call("POST", "/api/auth/signin", body, None).await;
     }
     call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
+    call("POST", "/api/auth/password/forgot", json!({"email": email}), None).await;
+    dispatcher.deliver_due().await.unwrap();
+    let reset_token = mailer.newest_link_token();
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 12, "one line per request");
+    assert_eq!(requests.len(), 13, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
-    for secret in [password, wrong, token.as_str(), session_token.as_str(), secret.as_str()] {
+    for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");
     }
     for code in recovery.iter().chain([&first, &second]) {
@@ -123,6 +132,26 @@ async fn no_secret_is_logged() {
     }
     // The outbox did log its one line per message, without the token.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
+}
+
+/// The outbox mailer (whose log lines are under test), keeping a copy of each message.
+struct Tee(OutboxMailer, Mutex<Vec<Message>>);
+
+#[async_trait::async_trait]
+impl Mailer for Tee {
+    async fn send(&self, message: &Message) -> Result<(), carpool::mail::MailError> {
+        self.1.lock().unwrap().push(message.clone());
+        self.0.send(message).await
+    }
+}
+
+impl Tee {
+    /// The token of the link in the newest message.
+    fn newest_link_token(&self) -> String {
+        let sent = self.1.lock().unwrap();
+        let text = &sent.last().expect("a message").text;
+        text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
+    }
 }
 
 async fn body_json(response: axum::response::Response) -> Value {

@@ -28,6 +28,8 @@ async fn cross_site_state_changes_are_refused() {
         (Some("null"), None),
         (Some("https://carpool.example.edu"), Some("cross-site")),
         (None, Some("cross-site")),
+        (None, Some("Cross-Site")),
+        (Some("https://EVIL.example.com"), Some("CROSS-SITE")),
     ] {
         let res = app.request(register(origin, site)).await;
         assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "csrf_rejected"), "{origin:?} {site:?}");
@@ -39,6 +41,9 @@ async fn cross_site_state_changes_are_refused() {
 
     let ok = app.request(register(Some("https://carpool.example.edu"), Some("same-site"))).await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
+    // Scheme and host of an origin are case-insensitive.
+    let upper = app.request(register(Some("HTTPS://Carpool.Example.EDU"), Some("Same-Origin"))).await;
+    assert_eq!(upper.status, StatusCode::ACCEPTED, "{}", upper.body);
     assert_eq!(ok.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://carpool.example.edu");
     assert_eq!(ok.headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
     // No browser headers at all (curl, a server) is not a browser attack.

@@ -14,6 +14,7 @@ on_both_stores!(embedded, dynamo; forgot_answers_alike_and_mails_only_verified_a
     reset_links_expire_after_an_hour,
     reset_works_while_locked_and_ends_the_lock,
     change_needs_the_current_password_and_keeps_this_session,
+    a_reset_or_a_change_kills_every_other_reset_link,
     strength_meter_shares_the_rules
 );
 
@@ -60,7 +61,9 @@ async fn reset_sets_password_ends_sessions_and_is_single_use(app: App) {
         (StatusCode::OK, &json!({"reset": true})),
         "the link survived the weak try"
     );
-    assert!(done.set_cookies().is_empty(), "no sign-in");
+    let cookies = done.set_cookies();
+    assert!(cookies.iter().all(|c| !c.starts_with("__Host-session")), "no sign-in: {cookies:?}");
+    assert!(done.cookie("__Host-device").len() > 100, "the browser that proved the mailbox is trusted");
 
     assert_eq!(app.get("/api/auth/session", Some(&old_session)).await.status, StatusCode::UNAUTHORIZED);
     let again = app.post("/api/auth/password/reset", json!({"token": token, "password": NEW}), None).await;
@@ -168,4 +171,42 @@ async fn strength_meter_shares_the_rules(app: App) {
         .await;
     assert_eq!(reg.status, StatusCode::ACCEPTED);
     assert_eq!(app.post("/api/auth/password/strength", json!({}), None).await.code(), "invalid_request");
+}
+
+/// The tokens of every reset mail to `to`, oldest first.
+fn reset_tokens(app: &App, to: &str) -> Vec<String> {
+    app.mail
+        .to(to)
+        .iter()
+        .filter_map(|m| m.text.split("reset-password?token=").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_reset_or_a_change_kills_every_other_reset_link(app: App) {
+    app.signed_in("kit@example.edu", false).await;
+    forgot(&app, "kit@example.edu").await;
+    forgot(&app, "kit@example.edu").await;
+    let links = reset_tokens(&app, "kit@example.edu");
+    assert_eq!(links.len(), 2);
+    let reset = |token: &str, password: &str| {
+        app.post("/api/auth/password/reset", json!({"token": token, "password": password}), None)
+    };
+    assert_eq!(reset(&links[1], NEW).await.status, StatusCode::OK);
+    let stale = reset(&links[0], "attacker kept this older link 1").await;
+    assert_eq!((stale.status, stale.code()), (StatusCode::BAD_REQUEST, "invalid_token"));
+
+    // A change does the same to links issued before it.
+    forgot(&app, "kit@example.edu").await;
+    let before_change = reset_tokens(&app, "kit@example.edu").pop().unwrap();
+    let cookie = app
+        .post("/api/auth/signin", json!({"email": "kit@example.edu", "password": NEW}), None)
+        .await
+        .session_cookie();
+    let change = json!({"currentPassword": NEW, "password": "copper falcon meadow 88"});
+    assert_eq!(app.post("/api/auth/password/change", change, Some(&cookie)).await.status, StatusCode::OK);
+    let stale = reset(&before_change, "attacker kept this older link 2").await;
+    assert_eq!(stale.code(), "invalid_token");
+    let signin = json!({"email": "kit@example.edu", "password": "copper falcon meadow 88"});
+    assert_eq!(app.post("/api/auth/signin", signin, None).await.status, StatusCode::OK);
 }

@@ -34,7 +34,9 @@ async fn sends_the_verification_mail() {
     client.create_email_identity().email_identity(&from).send().await.unwrap();
 
     let token = new_token();
-    let message = templates::verification("https://carpool.example.edu", &to, "Alice", &token, 24);
+    let facts =
+        templates::RegistrationFacts { at: time::OffsetDateTime::now_utc(), device: "Firefox on Linux" };
+    let message = templates::verification("https://carpool.example.edu", &to, &token, 24, &facts);
     SesMailer::new(client, from.clone(), None).send(&message).await.unwrap();
 
     let sent = sent_messages();

@@ -51,6 +51,8 @@ contract!(
     racing_creates_have_one_winner,
     racing_deletes_have_one_winner,
     counters_add_atomically_and_restart_after_expiry,
+    equals_compares_one_attribute,
+    racing_compare_and_set_has_one_winner,
 );
 
 fn key(pk: &str, sk: &str) -> Key {
@@ -345,4 +347,66 @@ async fn counters_add_atomically_and_restart_after_expiry(c: Ctx) {
     c.clock.advance(Duration::seconds(60));
     assert_eq!(c.store.increment(&k, "count", 1, at + 120).await.unwrap(), 1, "expired counters restart");
     assert_eq!(c.store.get(&k).await.unwrap().unwrap().expires_at, Some(at + 120));
+}
+
+async fn equals_compares_one_attribute(c: Ctx) {
+    let item = Item::new(key("eq", "1"), attrs([("n", 3.into()), ("s", "a".into()), ("b", false.into())]));
+    c.store.write(vec![put(item, Cond::Always)]).await.unwrap();
+    let set = |cond: Cond| Write::Update {
+        key: key("eq", "1"),
+        set: attrs([("touched", true.into())]),
+        expires_at: None,
+        cond,
+    };
+    for holds in [
+        Cond::equals("n", 3),
+        Cond::equals("s", "a"),
+        Cond::equals("b", false),
+        Cond::equals("absent", json!(null)),
+    ] {
+        c.store.write(vec![set(holds.clone())]).await.unwrap_or_else(|e| panic!("{holds:?}: {e}"));
+    }
+    for fails in [
+        Cond::equals("n", 4),
+        Cond::equals("s", "b"),
+        Cond::equals("b", true),
+        Cond::equals("n", json!(null)),
+        Cond::equals("absent", 1),
+    ] {
+        let result = c.store.write(vec![set(fails.clone())]).await;
+        assert!(matches!(result, Err(StoreError::ConditionFailed { index: 0 })), "{fails:?}: {result:?}");
+    }
+    // A missing or expired item holds no attribute at all, not even a null one.
+    let missing = Write::Delete { key: key("eq", "none"), cond: Cond::equals("n", json!(null)) };
+    assert!(matches!(c.store.write(vec![missing]).await, Err(StoreError::ConditionFailed { .. })));
+    let expiring = Item::new(key("eq", "2"), attrs([("n", 1.into())])).expiring(c.clock.epoch_seconds() + 10);
+    c.store.write(vec![put(expiring, Cond::Always)]).await.unwrap();
+    c.clock.advance(Duration::seconds(11));
+    let stale = Write::Delete { key: key("eq", "2"), cond: Cond::equals("n", 1) };
+    assert!(matches!(c.store.write(vec![stale]).await, Err(StoreError::ConditionFailed { .. })));
+    // In a transaction, the failing position is reported and nothing is written.
+    let result =
+        c.store.write(vec![put(plain("eq", "3"), Cond::NotExists), set(Cond::equals("n", 99))]).await;
+    assert!(matches!(result, Err(StoreError::ConditionFailed { index: 1 })), "{result:?}");
+    assert_eq!(c.store.get(&key("eq", "3")).await.unwrap(), None);
+}
+
+/// Compare-and-set: of many writers that read the same version, exactly one moves it on.
+async fn racing_compare_and_set_has_one_winner(c: Ctx) {
+    let item = Item::new(key("cas", "1"), attrs([("version", 0.into())]));
+    c.store.write(vec![put(item, Cond::Always)]).await.unwrap();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = c.store.clone();
+            tokio::spawn(async move {
+                let next = Item::new(key("cas", "1"), attrs([("version", 1.into()), ("by", i.into())]));
+                store.write(vec![Write::Put { item: next, cond: Cond::equals("version", 0) }]).await.is_ok()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
 }

@@ -36,6 +36,8 @@ on_both_stores!(embedded_app, dynamo_app;
     setup_and_confirm_turn_it_on,
     sign_in_wants_a_fresh_code_after_the_password,
     one_step_of_drift_either_way,
+    a_step_before_one_accepted_is_refused,
+    confirm_while_on_spends_no_code_budget,
     wrong_formats_are_refused,
     recovery_codes_work_once,
     disable_needs_password_and_code,
@@ -184,6 +186,31 @@ async fn one_step_of_drift_either_way(app: App) {
     }
 }
 
+/// RFC 6238 §5.2: once a code is accepted, codes of that step and earlier ones are refused, even
+/// those still within the drift window.
+async fn a_step_before_one_accepted_is_refused(app: App) {
+    let enrolled = enroll(&app, "ola@example.edu").await;
+    app.clock.advance(Duration::minutes(5));
+    let now = app.clock.epoch_seconds();
+    let (earlier, later) = (enrolled.key.code_at(now - 30), enrolled.key.code_at(now + 30));
+    assert_eq!(signin(&app, "ola@example.edu", Some(&later)).await.status, StatusCode::OK);
+    refused(&signin(&app, "ola@example.edu", Some(&enrolled.key.code_at(now))).await, "invalid_totp");
+    refused(&signin(&app, "ola@example.edu", Some(&earlier)).await, "invalid_totp");
+    app.clock.advance(Duration::seconds(60));
+    let next = enrolled.key.code_at(app.clock.epoch_seconds());
+    assert_eq!(signin(&app, "ola@example.edu", Some(&next)).await.status, StatusCode::OK);
+}
+
+async fn confirm_while_on_spends_no_code_budget(app: App) {
+    let enrolled = enroll(&app, "pia@example.edu").await;
+    for _ in 0..10 {
+        let again = confirm(&app, &enrolled.cookie, "123456").await;
+        assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "two_factor_already_enabled"));
+    }
+    let code = fresh_code(&app, &enrolled.key);
+    assert_eq!(signin(&app, "pia@example.edu", Some(&code)).await.status, StatusCode::OK, "budget intact");
+}
+
 async fn wrong_formats_are_refused(app: App) {
     let enrolled = enroll(&app, "wes@example.edu").await;
     let good = fresh_code(&app, &enrolled.key);
@@ -193,7 +220,6 @@ async fn wrong_formats_are_refused(app: App) {
         [&five, &format!("{good}0"), "12a456", "abcdef", &spaced, &format!(" {good}"), "", "１２３４５６"]
     {
         refused(&signin(&app, "wes@example.edu", Some(bad)).await, "invalid_totp");
-        refused(&confirm(&app, &enrolled.cookie, bad).await, "invalid_totp");
         refused(&disable(&app, &enrolled.cookie, PASSWORD, bad).await, "invalid_totp");
     }
     let used_up = enrolled.recovery[0].clone();
@@ -374,7 +400,9 @@ async fn concurrent_uses_of_one_code_sign_in_once(app: App) {
         });
         let statuses: Vec<StatusCode> = statuses(attempts).await;
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-        assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED));
+        // Beyond the lockout budget, attempts are refused before any checking (423).
+        let answered = [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::LOCKED];
+        assert!(statuses.iter().all(|s| answered.contains(s)), "{statuses:?}");
     }
 }
 

@@ -2,21 +2,67 @@
 //! routers as the Lambda functions, an embedded store under `--data-dir` (it survives restarts),
 //! mail written to `<data-dir>/outbox/`, and the demo campus seeded.
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::Router;
 use carpool::captcha::CaptchaConfig;
 use carpool::clock::SystemClock;
 use carpool::config::AuthConfig;
+use carpool::http::limits::{RequestTimeout, MAX_HEADER_COUNT};
 use carpool::http::{local_router, AppState};
+use carpool::mail::jobs::{MailDispatcher, Redrive};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::repo::campuses;
 use carpool::seal::KeyRing;
 use carpool::store::embedded::EmbeddedStore;
 use clap::{ArgAction, Parser};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
 
 /// Campuses seeded on every start (those already present are left alone).
 const DEMO_CAMPUSES: &str = include_str!("../../../infra/campuses.json");
+
+// Timeouts: what a client may cost the server before it is cut off. A slowloris client (headers
+// trickled, a body that never finishes, a connection opened and left) otherwise holds a
+// connection, a task and a file descriptor for as long as it likes; enough of them and nobody
+// else gets in. Real clients need a fraction of each.
+
+/// Sending a request head (request line and headers), from its first byte; for a new
+/// connection, from the accept. Past it the connection is closed (no response: there is no
+/// request to answer yet).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reading the rest of a request (its body) and answering it, from the end of its head. Past it
+/// the client gets `408 request_timeout` (see `carpool::http::limits`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A kept-alive connection waiting for its next request (and a response waiting for a client
+/// that does not read it). Past it the connection is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest accepted timeout flag: a day (far-off deadlines would overflow the clock).
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// hyper refuses a request with more header fields than this itself (`431`, empty body);
+/// well above `MAX_HEADER_COUNT` so the JSON `431` from `limits::guard` is what clients see.
+/// (hyper's other hard limits, left at their defaults: a request head must fit its ~408 KiB
+/// read buffer, and the URI 65,534 bytes: both far above `limits`' 16 KiB and 8 KiB.)
+const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADER_COUNT;
+/// Pause after an `accept` failure that is not the peer's doing (out of file descriptors):
+/// retrying at once would spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 
 #[derive(Parser)]
 #[command(version, about = "Run the campus carpool backend locally")]
@@ -43,10 +89,55 @@ struct Args {
     /// The siteverify endpoint (Cloudflare Turnstile by default; hCaptcha works too).
     #[arg(long, env = "CAPTCHA_VERIFY_URL", default_value = carpool::captcha::TURNSTILE_VERIFY_URL)]
     captcha_verify_url: String,
-    /// Key ring sealing TOTP secrets (`id:base64key,...`); by default a key kept in
-    /// `<data-dir>/totp-keys`, created on first start.
-    #[arg(long, env = "TOTP_KEYS", hide_env_values = true)]
-    totp_keys: Option<String>,
+    /// The server's key ring (`id:base64key,...`): seals TOTP keys and queued mail, signs device
+    /// cookies. By default a key kept in `<data-dir>/key-ring`, created on first start.
+    #[arg(long, env = "KEY_RING", hide_env_values = true)]
+    key_ring: Option<String>,
+    /// Seconds between retries of queued mail that failed (mail goes out as soon as it is queued).
+    #[arg(long, value_name = "SECS", default_value_t = Secs(MAIL_REDRIVE_EVERY))]
+    mail_redrive_every: Secs,
+    /// Seconds a client may take to send a request's headers (from their first byte).
+    #[arg(long, value_name = "SECS", default_value_t = Secs(HEADER_TIMEOUT))]
+    header_timeout: Secs,
+    /// Seconds a request may take from the end of its headers to its response (body included).
+    #[arg(long, value_name = "SECS", default_value_t = Secs(REQUEST_TIMEOUT))]
+    request_timeout: Secs,
+    /// Seconds a kept-alive connection may sit idle before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = Secs(IDLE_TIMEOUT))]
+    idle_timeout: Secs,
+}
+
+const MAIL_REDRIVE_EVERY: Duration = Duration::from_secs(30);
+
+/// A duration given in seconds on the command line (`10`, `0.5`).
+#[derive(Clone, Copy, Debug)]
+struct Secs(Duration);
+
+impl std::str::FromStr for Secs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .filter(|d| !d.is_zero() && *d <= MAX_TIMEOUT)
+            .map(Secs)
+            .ok_or_else(|| format!("expected seconds between 0 and {}", MAX_TIMEOUT.as_secs()))
+    }
+}
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    header: Duration,
+    request: Duration,
+    idle: Duration,
 }
 
 #[tokio::main]
@@ -71,23 +162,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secret,
         timeout: std::time::Duration::from_secs(3),
     });
-    config.totp_keys = Some(match args.totp_keys {
-        Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("TOTP_KEYS: {e}"))?,
-        None => KeyRing::load_or_create(&args.data_dir.join("totp-keys"))?,
+    config.key_ring = Some(match args.key_ring {
+        Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("KEY_RING: {e}"))?,
+        None => KeyRing::load_or_create(&args.data_dir.join("key-ring"))?,
     });
     let state = AppState::new(store, mailer, clock, config)?;
+    tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
     let app = local_router(state);
 
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let timeouts = Timeouts {
+        header: args.header_timeout.0,
+        request: args.request_timeout.0,
+        idle: args.idle_timeout.0,
+    };
+    let listener = TcpListener::bind(args.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, outbox = %outbox.display(), campuses_added = added, dev_mode = args.dev_mode, "carpool-local listening");
     println!("carpool-local listening on {url}");
     println!("mail outbox: {}", outbox.display());
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(listener, app, timeouts, shutdown_signal()).await;
     tracing::info!("carpool-local stopped");
     Ok(())
+}
+
+/// The mailer's work in AWS: deliver queued mail as soon as a request queues it, and retry what
+/// failed when it comes due. Mail a stop interrupts is delivered after the next start.
+async fn deliver_mail(mail: Arc<MailDispatcher>, redrive_every: Duration) {
+    loop {
+        match mail.deliver_due().await {
+            Ok(summary) if summary != Redrive::default() => tracing::info!(?summary, "mail delivered"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "mail delivery failed; retrying later"),
+        }
+        tokio::select! {
+            () = mail.queue().woken() => {}
+            () = tokio::time::sleep(redrive_every) => {}
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish in-flight requests, exit.
@@ -104,4 +215,243 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// What `axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())` does
+/// (handlers still find `ConnectInfo<SocketAddr>`), plus the timeouts it has no settings for.
+/// Once `shutdown` resolves: stop accepting, close idle connections, let in-flight requests
+/// finish (they time out by then at the latest), return.
+async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, shutdown: impl Future<Output = ()>) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        // hyper starts this timer whenever it waits for a request head: on a kept-alive
+        // connection that is right after the previous response, so it counts idle time too and
+        // cannot tell "idle" from "slow headers". `Deadlines` keeps the two apart; this is only
+        // a backstop, never shorter than what `Deadlines` allows.
+        .header_read_timeout(timeouts.header + timeouts.idle)
+        .max_headers(HYPER_MAX_HEADERS);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let deadlines = Arc::new(Deadlines::new(timeouts));
+        let io = TokioIo::new(TimedIo::new(tcp, deadlines.clone()));
+        let app = app.clone();
+        let service = tower::service_fn(move |mut request: Request<Incoming>| {
+            let in_flight = Deadlines::start_request(&deadlines);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            request.extensions_mut().insert(RequestTimeout(timeouts.request));
+            let app = app.clone();
+            async move {
+                let _in_flight = in_flight;
+                app.oneshot(request).await
+            }
+        });
+        let connection = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%remote, error = %e, "connection closed on an error");
+            }
+        });
+    }
+    drop(listener);
+    // In-flight requests end within the request timeout, half-sent heads within the header one.
+    let grace = timeouts.request + timeouts.header;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace period; dropping them");
+    }
+}
+
+async fn accept_failed(e: io::Error) {
+    // One peer gave up between connect and accept: nothing to wait for.
+    if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    // Typically out of file descriptors: connections closing (timeouts) will free some.
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// When one connection must next make progress, by where it is:
+/// - waiting for a request head: the head must be complete `header` after its first byte (for
+///   a new connection, after the accept); before that byte it may idle for `idle` after the
+///   previous request;
+/// - a request in flight: no deadline here (`limits::guard` answers `408` after the request
+///   timeout). Once the request's response is handed over, the connection is idle again: a
+///   response the client does not read counts as idling.
+struct Deadlines {
+    header: Duration,
+    idle: Duration,
+    phase: Mutex<Phase>,
+}
+
+struct Phase {
+    in_flight: usize,
+    head_since: Option<Instant>,
+    idle_since: Instant,
+}
+
+impl Deadlines {
+    fn new(timeouts: Timeouts) -> Self {
+        let now = Instant::now();
+        Deadlines {
+            header: timeouts.header,
+            idle: timeouts.idle,
+            phase: Mutex::new(Phase { in_flight: 0, head_since: Some(now), idle_since: now }),
+        }
+    }
+
+    fn phase(&self) -> std::sync::MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn next(&self) -> Option<Instant> {
+        let phase = self.phase();
+        match (phase.in_flight, phase.head_since) {
+            (0, Some(since)) => Some(since + self.header),
+            (0, None) => Some(phase.idle_since + self.idle),
+            _ => None,
+        }
+    }
+
+    /// Bytes arrived: outside a request, they start the next head.
+    fn on_read(&self) {
+        let mut phase = self.phase();
+        if phase.in_flight == 0 && phase.head_since.is_none() {
+            phase.head_since = Some(Instant::now());
+        }
+    }
+
+    /// A request head was read; the request is in flight until the guard is dropped (its
+    /// response handed to hyper, or the request abandoned).
+    fn start_request(this: &Arc<Self>) -> InFlight {
+        this.phase().in_flight += 1;
+        InFlight(this.clone())
+    }
+}
+
+struct InFlight(Arc<Deadlines>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut phase = self.0.phase();
+        phase.in_flight -= 1;
+        if phase.in_flight == 0 {
+            phase.head_since = None;
+            phase.idle_since = Instant::now();
+        }
+    }
+}
+
+/// The TCP stream, failing reads and writes with `TimedOut` once the connection's deadline has
+/// passed while it waited on them; hyper then closes the connection.
+struct TimedIo {
+    tcp: TcpStream,
+    deadlines: Arc<Deadlines>,
+    timer: Pin<Box<Sleep>>,
+    armed_for: Option<Instant>,
+}
+
+impl TimedIo {
+    fn new(tcp: TcpStream, deadlines: Arc<Deadlines>) -> Self {
+        let timer = Box::pin(tokio::time::sleep(Duration::ZERO));
+        TimedIo { tcp, deadlines, timer, armed_for: None }
+    }
+
+    /// Called when the stream is not ready: wakes the task at the deadline, and fails once it
+    /// has passed.
+    fn check_deadline(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let Some(deadline) = self.deadlines.next() else {
+            return Ok(());
+        };
+        if self.armed_for != Some(deadline) {
+            self.timer.as_mut().reset(deadline);
+            self.armed_for = Some(deadline);
+        }
+        match self.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "client too slow or idle too long"))
+            }
+            Poll::Pending => Ok(()),
+        }
+    }
+
+    fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        match self.check_deadline(cx) {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncRead for TimedIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.tcp).poll_read(cx, buf) {
+            Poll::Pending => this.pending(cx),
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.deadlines.on_read();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for TimedIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.tcp).poll_write(cx, buf) {
+            Poll::Pending => this.pending(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs) {
+            Poll::Pending => this.pending(cx),
+            ready => ready,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.tcp).poll_flush(cx) {
+            Poll::Pending => this.pending(cx),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.tcp).poll_shutdown(cx) {
+            Poll::Pending => this.pending(cx),
+            ready => ready,
+        }
+    }
 }

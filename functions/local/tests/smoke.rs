@@ -5,9 +5,11 @@
 
 use carpool::domain::totp::TotpKey;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 struct Server {
     child: Child,
@@ -16,9 +18,20 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_carpool-local"))
+        Server::start_with(data_dir, &[])
+    }
+
+    /// `start` with more command-line arguments (shorter timeouts, say).
+    fn start_with(data_dir: &Path, args: &[&str]) -> Server {
+        Server::launch(Command::new(env!("CARGO_BIN_EXE_carpool-local")), data_dir, args)
+    }
+
+    /// Runs `command` (the server, or a shell that execs it) with the usual arguments.
+    fn launch(mut command: Command, data_dir: &Path, args: &[&str]) -> Server {
+        let mut child = command
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -79,6 +92,59 @@ impl Server {
     }
 }
 
+/// The outbox's messages once it holds `count` (mail leaves the request path: the server's mail
+/// task writes it a moment after the request answered).
+fn wait_for_mail(outbox: &Path, count: usize) -> Vec<std::path::PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut files: Vec<_> = std::fs::read_dir(outbox)
+            .map(|dir| {
+                dir.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
+            })
+            .unwrap_or_default();
+        if files.len() >= count || Instant::now() > deadline {
+            files.sort();
+            assert_eq!(files.len(), count, "mail in {}", outbox.display());
+            return files;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Peak resident memory of a process, in MiB (Linux).
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+/// Each argon2id hash holds ~19 MiB: a burst of sign-ins queues for a core instead of hashing
+/// all at once (80 at once once took the process to 1.8 GB).
+#[test]
+fn a_burst_of_sign_ins_keeps_memory_bounded() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let burst: Vec<_> = (0..60)
+        .map(|i| {
+            let url = format!("{}/api/auth/signin", server.url);
+            let body =
+                json!({"email": format!("nobody{i}@example.edu"), "password": "not a real password 1"});
+            std::thread::spawn(move || {
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let reply =
+                    agent.post(&url).header("content-type", "application/json").send(body.to_string());
+                reply.expect("request reaches the server").status().as_u16()
+            })
+        })
+        .collect();
+    for request in burst {
+        assert_eq!(request.join().unwrap(), 401, "each was checked (against the decoy hash)");
+    }
+    let peak = peak_rss_mib(server.child.id());
+    assert!(peak < 200, "peak memory {peak} MiB: hashing memory is not bounded");
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
@@ -93,7 +159,7 @@ impl Drop for Server {
 fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
-    let password = "correct horse battery staple";
+    let password = "marble kiosk velvet tundra";
 
     let (status, body, _) = server.call(
         "POST",
@@ -104,9 +170,7 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     assert_eq!(status, 202, "{body}");
     let token = body["devVerificationToken"].as_str().expect("dev mode is on locally").to_owned();
 
-    let outbox: Vec<_> =
-        std::fs::read_dir(data.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(outbox.len(), 1);
+    let outbox = wait_for_mail(&data.path().join("outbox"), 1);
     assert_eq!(outbox[0].extension().unwrap(), "eml");
     let eml = std::fs::read_to_string(&outbox[0]).unwrap();
     assert!(eml.contains("To: alice@example.edu"));
@@ -177,4 +241,217 @@ fn run_command_serves_the_flow_and_keeps_data_across_restarts() {
     let (status, body, _) = server.call("GET", "/api/auth/session", None, Some(&cookie));
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
     assert!(server.stop().success());
+}
+
+// Limits and timeouts, over raw TCP: the slow or oversized clients an HTTP library would not
+// let us be. Timed assertions allow 3x the timeout under test.
+
+/// One response read off a raw connection.
+struct RawResponse {
+    status: u16,
+    head: String,
+    body: Value,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// A JSON error with this status and code, and a request id.
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"), "{}", self.head);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.body);
+        assert!(self.header("x-request-id").is_some_and(|id| !id.is_empty()), "{}", self.head);
+    }
+}
+
+impl Server {
+    fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.url.strip_prefix("http://").unwrap()).expect("connects")
+    }
+}
+
+/// Reads one response (head, then a `Content-Length` body), giving up after `limit`.
+fn read_response(stream: &mut TcpStream, limit: Duration) -> Option<RawResponse> {
+    let deadline = Instant::now() + limit;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).into_owned();
+            let status = head.split(' ').nth(1)?.parse().ok()?;
+            let mut response = RawResponse { status, head, body: Value::Null };
+            let length: usize = response.header("content-length").map_or(0, |v| v.parse().unwrap());
+            if data.len() >= end + 4 + length {
+                let body = &data[end + 4..end + 4 + length];
+                response.body = serde_json::from_slice(body).unwrap_or(Value::Null);
+                return Some(response);
+            }
+        }
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// How long until the server closes the connection (anything it sends first is discarded), or
+/// `None` if it is still open after `limit`.
+fn time_to_close(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let left = (started + limit).checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn half_sent_headers_are_cut_off_after_the_header_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &["--header-timeout", "1"]);
+
+    // Half the headers, then nothing.
+    let mut stalled = server.connect();
+    stalled.write_all(b"GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\nAccept: applic").unwrap();
+    // The same, trickled a byte at a time: each byte is progress, but the head never ends.
+    let mut trickled = server.connect();
+    let mut writer = trickled.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for byte in b"GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".iter().cycle() {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    // A connection that sends nothing at all.
+    let mut silent = server.connect();
+
+    for (name, stream) in [("stalled", &mut stalled), ("trickled", &mut trickled), ("silent", &mut silent)] {
+        let closed = time_to_close(stream, 3 * SECOND);
+        assert!(closed.is_some(), "the {name} connection is still open after 3x the header timeout");
+    }
+    // The server is fine.
+    let (status, _, _) = server.call("GET", "/api/auth/session", None, None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn declared_body_over_the_limit_is_refused_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let mut stream = server.connect();
+    // Headers only: the body never comes, and the answer must not wait for it.
+    stream
+        .write_all(
+            b"POST /api/auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+              Content-Length: 10000000\r\n\r\n",
+        )
+        .unwrap();
+    let response = read_response(&mut stream, 5 * SECOND).expect("413 without sending the body");
+    response.assert_error(413, "payload_too_large");
+}
+
+#[test]
+fn a_body_that_stalls_half_way_is_cut_off_after_the_request_timeout() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &["--request-timeout", "1"]);
+    let mut stream = server.connect();
+    stream
+        .write_all(
+            b"POST /api/auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\":\"alice@exam",
+        )
+        .unwrap();
+    let started = Instant::now();
+    match read_response(&mut stream, 3 * SECOND) {
+        Some(response) => response.assert_error(408, "request_timeout"),
+        None => assert!(started.elapsed() < 3 * SECOND, "neither answered nor closed within 3x the timeout"),
+    }
+    assert!(time_to_close(&mut stream, 3 * SECOND).is_some(), "the connection is closed after the 408");
+}
+
+#[test]
+fn long_uri_is_414_with_the_json_error() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let mut stream = server.connect();
+    let request =
+        format!("GET /api/auth/session?pad={} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(9000));
+    stream.write_all(request.as_bytes()).unwrap();
+    read_response(&mut stream, 5 * SECOND).expect("answered").assert_error(414, "uri_too_long");
+}
+
+#[test]
+fn oversized_headers_are_431_with_the_json_error() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    // Too many bytes: 20 fields of 1 KiB.
+    let big: String = (0..20).map(|i| format!("X-Fill-{i}: {}\r\n", "v".repeat(1024))).collect();
+    // Too many fields: 150 small ones (more than hyper's own default of 100).
+    let many: String = (0..150).map(|i| format!("X-N-{i}: 1\r\n")).collect();
+    for fields in [big, many] {
+        let mut stream = server.connect();
+        let request = format!("GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\n{fields}\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        read_response(&mut stream, 5 * SECOND).expect("answered").assert_error(431, "headers_too_large");
+    }
+}
+
+#[test]
+fn idle_keep_alive_connection_outlives_the_header_timeout_then_closes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &["--header-timeout", "1", "--idle-timeout", "3"]);
+    let mut stream = server.connect();
+    let request = b"GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(request).unwrap();
+    assert_eq!(read_response(&mut stream, 5 * SECOND).expect("answered").status, 401);
+    // Idle for longer than the header timeout (hyper alone would close it by now): still usable.
+    std::thread::sleep(2 * SECOND);
+    stream.write_all(request).unwrap();
+    assert_eq!(read_response(&mut stream, 5 * SECOND).expect("the kept-alive connection works").status, 401);
+    // Then left idle: closed after the idle timeout, not before the header timeout would have.
+    let closed = time_to_close(&mut stream, 9 * SECOND).expect("closed within 3x the idle timeout");
+    assert!(closed >= 2 * SECOND, "closed after {closed:?}, before the idle timeout");
+}
+
+#[test]
+fn stalled_connections_do_not_lock_out_other_clients() {
+    let data = tempfile::tempdir().unwrap();
+    // With few file descriptors (as a busy machine has), 200 slowloris connections take them all:
+    // without timeouts nobody else would ever be accepted.
+    let mut shell = Command::new("sh");
+    shell.args(["-c", "ulimit -n 128 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_carpool-local")]);
+    let server = Server::launch(shell, data.path(), &["--header-timeout", "1"]);
+    let stalled: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream.write_all(b"GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").unwrap();
+            stream
+        })
+        .collect();
+
+    let started = Instant::now();
+    let mut stream = server.connect();
+    stream.write_all(b"GET /api/auth/session HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let response = read_response(&mut stream, 20 * SECOND);
+    assert_eq!(response.map(|r| r.status), Some(401), "not answered in {:?}", started.elapsed());
+    drop(stalled);
 }

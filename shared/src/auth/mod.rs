@@ -3,6 +3,8 @@
 
 pub mod hashing;
 mod password;
+mod registration;
+mod signin;
 mod two_factor;
 pub mod views;
 
@@ -13,23 +15,18 @@ use crate::captcha::Captcha;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::domain::email::Email;
-use crate::domain::license::License;
-use crate::domain::lockout as lockout_rules;
-use crate::domain::name::parse_name;
-use crate::domain::password::MAX_PASSWORD_CHARS;
-use crate::domain::secret::{self, parse_session_token, Secret};
+use crate::domain::secret::{parse_session_token, Secret};
 use crate::domain::session;
 use crate::error::{AppError, AppResult};
-use crate::mail::{templates, Mailer};
-use crate::rate_limit::{RateLimiter, Rule};
-use crate::repo::accounts::{self, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE};
+use crate::mail::jobs::{AccountRequest, AccountRequests, Job, MailQueue, Resolved};
+use crate::mail::Message;
+use crate::rate_limit::RateLimiter;
+use crate::repo::accounts::{self, UserRecord};
 use crate::repo::audit::{self, AuditAction, AuditRecord};
 use crate::repo::campuses::CampusDirectory;
-use crate::repo::lockout;
-use crate::repo::sessions::{self, SessionRecord};
-use crate::repo::tokens::{self, Purpose, TokenRecord};
-use crate::store::{attrs, Store, StoreError, Write};
-use hashing::{PasswordHasher, Verdict};
+use crate::repo::sessions;
+use crate::store::{Store, StoreError};
+use hashing::{HashingPool, PasswordHasher, Verdict};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 use tracing::{info, warn};
@@ -57,6 +54,8 @@ pub struct SignIn {
     pub remember_me: bool,
     /// A TOTP code or a recovery code, for accounts with two-factor on.
     pub totp_code: Option<String>,
+    /// The browser's device cookie, if it sent one.
+    pub device: Option<String>,
 }
 
 /// The caller as the HTTP layer sees it.
@@ -78,6 +77,8 @@ pub struct SignedIn {
     /// The cookie value; it appears in no response body.
     pub token: Secret,
     pub remember_me: bool,
+    /// A new device cookie for this browser (see `signin`).
+    pub device_cookie: String,
 }
 
 pub struct CurrentSession {
@@ -101,9 +102,11 @@ struct Authenticated {
 
 pub struct AuthService {
     store: Arc<dyn Store>,
-    mailer: Arc<dyn Mailer>,
+    /// Mail is queued, never sent from a request (see `crate::mail::jobs`).
+    mail: MailQueue,
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
+    hashing: HashingPool,
     campuses: CampusDirectory,
     limiter: RateLimiter,
     captcha: Option<Arc<dyn Captcha>>,
@@ -115,12 +118,13 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
+        mail: MailQueue,
         clock: Arc<dyn Clock>,
         config: AuthConfig,
     ) -> Result<Self, String> {
         Ok(AuthService {
             hasher: Arc::new(PasswordHasher::new(config.argon2)?),
+            hashing: HashingPool::sized_to_cores(),
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), config.rate_limits.clone()),
             captcha: None,
@@ -129,7 +133,7 @@ impl AuthService {
                 .time_to_live(config.session_cache_ttl)
                 .build(),
             store,
-            mailer,
+            mail,
             clock,
             config,
         })
@@ -149,177 +153,6 @@ impl AuthService {
         // Whole seconds: stored and returned times stay tidy RFC 3339.
         let now = self.clock.now();
         now.replace_nanosecond(0).unwrap_or(now)
-    }
-
-    pub async fn register(&self, input: Registration, client: &Client) -> AppResult<Registered> {
-        self.limiter.hit(Rule::RegisterIp, &client.ip).await?;
-        self.check_captcha(input.captcha_token.as_deref(), client).await?;
-        let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
-        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
-        let now = self.now();
-        let license = input
-            .license
-            .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, now.date()))
-            .transpose()
-            .map_err(|e| AppError::invalid(e.to_string()))?;
-        let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;
-        self.config
-            .password
-            .check(&input.password, &[email.as_str(), &name, &campus.name])
-            .map_err(|e| AppError::WeakPassword(e.to_string()))?;
-        // Hash before looking at the email so new and existing emails cost the same.
-        let password_hash = self.hash(input.password).await?;
-
-        let user = UserRecord {
-            id: Ulid::new(),
-            email: email.to_string(),
-            name,
-            campus_id: campus.id.clone(),
-            password_hash,
-            email_verified: false,
-            two_factor_enabled: false,
-            created_at: now,
-        };
-        let driver = DriverRecord { capability: Capability::None, available: false, license };
-        let token = secret::new_token();
-        let mut writes = accounts::create_writes(&user, &driver);
-        writes.push(self.verification_write(&token, user.id, now));
-        match self.store.write(writes).await {
-            Ok(()) => {
-                info!(user_id = %user.id, campus = %campus.id, "account registered");
-                self.send_verification(&user, &token).await;
-                Ok(Registered { dev_verification_token: self.config.dev_mode.then_some(token) })
-            }
-            Err(StoreError::ConditionFailed { index: EMAIL_CLAIM_WRITE }) => {
-                self.notify_existing(&email).await?;
-                Ok(Registered::default())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    pub async fn verify_email(&self, token: &str, client: &Client) -> AppResult<()> {
-        self.limiter.hit(Rule::VerifyIp, &client.ip).await?;
-        let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
-        let record = tokens::find(self.store.as_ref(), &token, Purpose::VerifyEmail)
-            .await?
-            .ok_or(AppError::InvalidToken)?;
-        let verified = accounts::update_user(record.user_id, attrs([("emailVerified", true.into())]));
-        match self.store.write(vec![tokens::consume(&token), verified]).await {
-            Ok(()) => {
-                info!(user_id = %record.user_id, "email verified");
-                Ok(())
-            }
-            Err(StoreError::ConditionFailed { .. }) => Err(AppError::InvalidToken),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Always succeeds (no enumeration); mails a fresh link only to an unverified account.
-    pub async fn resend_verification(&self, email: &str, client: &Client) -> AppResult<()> {
-        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::ResendIp, &client.ip), (Rule::ResendEmail, email.as_str())).await?;
-        let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
-            return Ok(());
-        };
-        let Some((user, _)) = accounts::user_with_driver(self.store.as_ref(), user_id).await? else {
-            return Ok(());
-        };
-        if user.email_verified {
-            return Ok(());
-        }
-        let token = secret::new_token();
-        self.store.write(vec![self.verification_write(&token, user.id, self.now())]).await?;
-        self.send_verification(&user, &token).await;
-        Ok(())
-    }
-
-    pub async fn sign_in(&self, input: SignIn, client: &Client) -> AppResult<SignedIn> {
-        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::SigninIp, &client.ip), (Rule::SigninEmail, email.as_str())).await?;
-        // No account has a longer password; refuse before spending any hashing on it.
-        if input.password.chars().count() > MAX_PASSWORD_CHARS {
-            return Err(AppError::InvalidCredentials);
-        }
-        let (claim, lock) = lockout::claim_and_state(self.store.as_ref(), &email).await?;
-        let now_secs = self.clock.epoch_seconds();
-        if let Some(until) = lock.locked_until.filter(|until| *until > now_secs) {
-            // Even the right password waits: the lock is on the email, not on a guess.
-            self.audit(AuditAction::SignInFailed, claim, email.as_str(), client, Some("locked".into())).await;
-            return Err(AppError::AccountLocked { retry_after_secs: until - now_secs });
-        }
-        let found = match claim {
-            Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
-            None => None,
-        };
-        let Some((user, driver)) = found else {
-            self.burn_decoy(input.password).await?;
-            self.audit(AuditAction::SignInFailed, None, email.as_str(), client, Some("unknown email".into()))
-                .await;
-            self.count_failure(&email, None, client).await?;
-            return Err(AppError::InvalidCredentials);
-        };
-        let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
-        let Verdict::Match { needs_rehash } = verdict else {
-            let detail = Some("wrong password".into());
-            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
-            self.count_failure(&email, Some(&user), client).await?;
-            return Err(AppError::InvalidCredentials);
-        };
-        if !user.email_verified {
-            let detail = Some("email not verified".into());
-            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
-            return Err(AppError::EmailNotVerified);
-        }
-        let proof = match user.two_factor_enabled {
-            true => Some(self.sign_in_second_factor(&user, input.totp_code.as_deref(), client).await?),
-            false => None,
-        };
-        let campus = self.user_campus(&user).await?;
-
-        let now = self.now();
-        let token = secret::new_session_token(user.id);
-        let session = SessionRecord {
-            id: Ulid::new(),
-            user_id: user.id,
-            remember_me: input.remember_me,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: session::expiry(input.remember_me, now, now),
-            user_agent: client.user_agent.clone(),
-        };
-        let mut writes = Vec::new();
-        let recovery_code = proof.as_ref().is_some_and(|p| p.recovery_code);
-        // Using up the code leads the transaction (see `SecondFactorProof`).
-        writes.extend(proof.map(|p| p.write));
-        writes.push(sessions::put(&token.digest(), &session));
-        if lock.failures > 0 {
-            writes.push(lockout::clear(&email));
-        }
-        if needs_rehash {
-            // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in.
-            let upgraded = self.hash(input.password).await?;
-            writes.push(accounts::update_user(user.id, attrs([("passwordHash", upgraded.into())])));
-        }
-        let detail = Some(format!("session {}", session.id));
-        writes.push(audit::put(&self.audit_record(
-            AuditAction::SignInSucceeded,
-            Some(user.id),
-            email.as_str(),
-            client,
-            detail,
-        )));
-        match self.store.write(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
-                self.second_factor_failed_at_sign_in(&user).await;
-                return Err(self.second_factor_refused(&user, client).await);
-            }
-            other => other?,
-        }
-        if recovery_code {
-            self.recovery_code_used(&user, client).await;
-        }
-        Ok(SignedIn { user: UserView::new(&user, &driver, &campus), token, remember_me: input.remember_me })
     }
 
     /// Fails closed: no token, a rejected one, or a verifier that is down all refuse.
@@ -382,37 +215,6 @@ impl AuthService {
         if let Err(e) = self.store.write(vec![audit::put(&record)]).await {
             tracing::error!(audit = action.as_str(), error = %e, "audit record not stored");
         }
-    }
-
-    /// Counts a wrong password for the email; every `THRESHOLD`-th locks it and tells the owner.
-    async fn count_failure(
-        &self,
-        email: &Email,
-        owner: Option<&UserRecord>,
-        client: &Client,
-    ) -> AppResult<()> {
-        let now = self.clock.epoch_seconds();
-        let forget_at = now + lockout_rules::FAILURE_MEMORY.whole_seconds();
-        let failures = lockout::record_failure(self.store.as_ref(), email, forget_at).await?;
-        let Some(period) = lockout_rules::lock_after(failures) else { return Ok(()) };
-        let until = now + period.whole_seconds();
-        self.store
-            .write(vec![lockout::lock(email, until, until + lockout_rules::FAILURE_MEMORY.whole_seconds())])
-            .await?;
-        let detail = Some(format!("{failures} consecutive failures, {} minutes", period.whole_minutes()));
-        self.audit(AuditAction::AccountLocked, owner.map(|u| u.id), email.as_str(), client, detail).await;
-        if let Some(user) = owner {
-            let message = templates::account_locked(
-                &self.config.app_url,
-                &user.email,
-                &user.name,
-                period.whole_minutes(),
-            );
-            if let Err(e) = self.mailer.send(&message).await {
-                warn!(user_id = %user.id, error = %e, "lockout notice not sent");
-            }
-        }
-        Ok(())
     }
 
     /// The session behind a cookie value, sliding its expiry when it is due.
@@ -555,39 +357,33 @@ impl AuthService {
         }
     }
 
-    fn verification_write(&self, token: &Secret, user: Ulid, now: OffsetDateTime) -> Write {
-        let record = TokenRecord { purpose: Purpose::VerifyEmail, user_id: user };
-        tokens::put(token, &record, (now + self.config.verification_ttl).unix_timestamp())
-    }
-
-    /// A mail failure never loses the account: the user can ask for a new link.
-    async fn send_verification(&self, user: &UserRecord, token: &Secret) {
-        let message = templates::verification(
-            &self.config.app_url,
-            &user.email,
-            &user.name,
-            token,
-            self.config.verification_ttl.whole_hours(),
-        );
-        if let Err(e) = self.mailer.send(&message).await {
-            warn!(user_id = %user.id, error = %e, "verification mail not sent");
-        }
-    }
-
-    /// Registration of a taken email: tell the owner, change nothing, answer as usual.
-    async fn notify_existing(&self, email: &Email) -> AppResult<()> {
-        let owner = match accounts::user_id_for_email(self.store.as_ref(), email).await? {
-            Some(id) => accounts::user_with_driver(self.store.as_ref(), id).await?,
-            None => None,
+    /// Queues a notice about something already done: a failure to queue is logged, never
+    /// returned (the change it reports stands).
+    async fn queue_mail(&self, user: &UserRecord, message: Message) {
+        let queued = match self.mail.write(&Job::Message(message)) {
+            Ok(write) => self.store.write(vec![write]).await.map_err(AppError::from),
+            Err(e) => Err(e),
         };
-        if let Some((user, _)) = owner {
-            info!(user_id = %user.id, "registration for an existing email");
-            let message = templates::already_registered(&self.config.app_url, &user.email, &user.name);
-            if let Err(e) = self.mailer.send(&message).await {
-                warn!(user_id = %user.id, error = %e, "already-registered mail not sent");
-            }
+        match queued {
+            Ok(()) => self.mail.wake(),
+            Err(e) => tracing::error!(user_id = %user.id, error = %e, "notice not queued"),
         }
+    }
+
+    /// Queues a request whose mail depends on the account behind `email` (see `AccountRequests`).
+    async fn queue_account_request(&self, request: AccountRequest, email: &Email) -> AppResult<()> {
+        let job = Job::AccountRequest { request, email: email.to_string() };
+        self.store.write(vec![self.mail.write(&job)?]).await?;
+        self.mail.wake();
         Ok(())
+    }
+
+    /// The account registered under `email`, if any.
+    async fn account_for(&self, email: &Email) -> AppResult<Option<UserRecord>> {
+        let Some(id) = accounts::user_id_for_email(self.store.as_ref(), email).await? else {
+            return Ok(None);
+        };
+        Ok(accounts::user_with_driver(self.store.as_ref(), id).await?.map(|(user, _)| user))
     }
 
     async fn user_campus(&self, user: &UserRecord) -> AppResult<crate::domain::campus::Campus> {
@@ -596,15 +392,15 @@ impl AuthService {
         })
     }
 
-    // Hashing is CPU-bound for tens of milliseconds: keep it off the async workers.
+    // Hashing is CPU-bound for tens of milliseconds: off the async workers, a core at a time.
     async fn hash(&self, password: String) -> AppResult<String> {
         let hasher = self.hasher.clone();
-        blocking(move || hasher.hash(&password)).await
+        self.hashing.run(move || hasher.hash(&password)).await.map_err(AppError::Internal)
     }
 
     async fn verify(&self, password: String, stored: String) -> AppResult<Verdict> {
         let hasher = self.hasher.clone();
-        blocking(move || hasher.verify(&password, &stored)).await
+        self.hashing.run(move || hasher.verify(&password, &stored)).await.map_err(AppError::Internal)
     }
 
     /// Whether `password` is the user's current one (re-authentication for sensitive changes).
@@ -615,10 +411,17 @@ impl AuthService {
 
     async fn burn_decoy(&self, password: String) -> AppResult<()> {
         let hasher = self.hasher.clone();
-        blocking(move || hasher.verify_decoy(&password)).await
+        self.hashing.run(move || hasher.verify_decoy(&password)).await.map_err(AppError::Internal)
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(format!("hashing task: {e}")))
+#[async_trait::async_trait]
+impl AccountRequests for AuthService {
+    async fn resolve(&self, request: AccountRequest, email: &str) -> AppResult<Option<Resolved>> {
+        let email = Email::parse(email).map_err(|e| AppError::Internal(format!("queued email: {e}")))?;
+        match request {
+            AccountRequest::PasswordReset => self.resolve_password_reset(&email).await,
+            AccountRequest::VerificationResend => self.resolve_verification_resend(&email).await,
+        }
+    }
 }

@@ -7,15 +7,18 @@ use crate::domain::email::Email;
 use crate::domain::password::Strength;
 use crate::domain::secret;
 use crate::error::{AppError, AppResult};
+use crate::mail::jobs::{AccountRequest, Job, Resolved};
 use crate::mail::templates;
 use crate::rate_limit::Rule;
-use crate::repo::accounts::{self, UserRecord};
+use crate::repo::accounts::{self, stamp_value, UserRecord, PASSWORD_STAMP};
 use crate::repo::audit::AuditAction;
+use crate::repo::lockout::{self, Subject};
+use crate::repo::sessions;
 use crate::repo::tokens::{self, Purpose, TokenRecord};
-use crate::repo::{lockout, sessions};
 use crate::store::{attrs, Cond, StoreError, Write};
 use time::Duration;
-use tracing::{info, warn};
+use tracing::info;
+use ulid::Ulid;
 
 /// Life of a password reset link.
 pub const RESET_TOKEN_LIFE: Duration = Duration::hours(1);
@@ -23,39 +26,42 @@ pub const RESET_TOKEN_LIFE: Duration = Duration::hours(1);
 const MAX_TRANSACTION: usize = 100;
 
 impl AuthService {
-    /// Mails a reset link to an existing, verified account; answers the same for any email.
+    /// Answers the same, and costs the same, for any address: the request only queues itself,
+    /// and the mailer mails a link if a verified account is behind the address
+    /// (`resolve_password_reset`).
     pub async fn forgot_password(&self, email: &str, client: &Client) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
         self.limiter.hit_both((Rule::ForgotIp, &client.ip), (Rule::ForgotEmail, email.as_str())).await?;
-        let Some(user_id) = accounts::user_id_for_email(self.store.as_ref(), &email).await? else {
-            return Ok(());
-        };
-        let Some((user, _)) = accounts::user_with_driver(self.store.as_ref(), user_id).await? else {
-            return Ok(());
-        };
+        self.queue_account_request(AccountRequest::PasswordReset, &email).await
+    }
+
+    /// A reset link for a verified account, issued under its current password stamp.
+    pub(super) async fn resolve_password_reset(&self, email: &Email) -> AppResult<Option<Resolved>> {
+        let Some(user) = self.account_for(email).await? else { return Ok(None) };
         if !user.email_verified {
-            return Ok(());
+            return Ok(None);
         }
         let token = secret::new_token();
         let expires = (self.now() + RESET_TOKEN_LIFE).unix_timestamp();
-        let record = TokenRecord { purpose: Purpose::ResetPassword, user_id: user.id };
-        self.store.write(vec![tokens::put(&token, &record, expires)]).await?;
-        let message = templates::password_reset(
-            &self.config.app_url,
-            &user.email,
-            &user.name,
-            &token,
-            RESET_TOKEN_LIFE.whole_minutes(),
-        );
-        if let Err(e) = self.mailer.send(&message).await {
-            warn!(user_id = %user.id, error = %e, "password reset mail not sent");
-        }
-        info!(user_id = %user.id, "password reset requested");
-        Ok(())
+        let record =
+            TokenRecord { purpose: Purpose::ResetPassword, user_id: user.id, stamp: user.password_stamp };
+        info!(user_id = %user.id, "password reset link issued");
+        Ok(Some(Resolved {
+            writes: vec![tokens::put(&token, &record, expires)],
+            message: templates::password_reset(
+                &self.config.app_url,
+                &user.email,
+                &user.name,
+                &token,
+                RESET_TOKEN_LIFE.whole_minutes(),
+            ),
+        }))
     }
 
-    /// Sets a new password from a reset link: all sessions end, any lock ends, no sign-in.
-    pub async fn reset_password(&self, token: &str, password: &str, client: &Client) -> AppResult<()> {
+    /// Sets a new password from a reset link: all sessions end, any lock ends, no sign-in. Every
+    /// other reset link of the user dies with it (the password stamp moves on). Returns a device
+    /// cookie: the browser proved the mailbox, so strangers' lockouts do not keep it out.
+    pub async fn reset_password(&self, token: &str, password: &str, client: &Client) -> AppResult<String> {
         self.limiter.hit(Rule::ResetIp, &client.ip).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::ResetPassword)
@@ -70,20 +76,26 @@ impl AuthService {
         let email = Email::parse(&user.email).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut writes = vec![
             tokens::consume(&token),
-            accounts::update_user(
+            accounts::update_user_if(
                 user.id,
-                attrs([("passwordHash", hash.into()), ("emailVerified", true.into())]),
+                attrs([
+                    ("passwordHash", hash.into()),
+                    ("emailVerified", true.into()),
+                    (PASSWORD_STAMP, stamp_value(Some(Ulid::new()))),
+                ]),
+                Cond::equals(PASSWORD_STAMP, stamp_value(record.stamp)),
             ),
-            lockout::clear(&email),
+            lockout::clear(Subject::Email(&email)),
+            self.password_changed_mail(&user)?,
         ];
         writes.extend(self.session_deletes(&user, None).await?);
         match self.write_in_chunks(writes).await {
-            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::InvalidToken),
+            Err(StoreError::ConditionFailed { index: 0 | 1 }) => return Err(AppError::InvalidToken),
             other => other?,
         }
+        self.mail.wake();
         self.audit(AuditAction::PasswordReset, Some(user.id), &user.email, client, None).await;
-        self.notify_password_changed(&user).await;
-        Ok(())
+        self.issue_device_cookie(user.id)
     }
 
     /// Changes the password of the signed-in user, who proves it with the current one; this
@@ -103,11 +115,14 @@ impl AuthService {
         }
         self.check_new_password(&user, password)?;
         let hash = self.hash(password.to_owned()).await?;
-        let mut writes = vec![accounts::update_user(user.id, attrs([("passwordHash", hash.into())]))];
+        // A new stamp: reset links issued before the change die.
+        let changed =
+            attrs([("passwordHash", hash.into()), (PASSWORD_STAMP, stamp_value(Some(Ulid::new())))]);
+        let mut writes = vec![accounts::update_user(user.id, changed), self.password_changed_mail(&user)?];
         writes.extend(self.session_deletes(&user, Some(&session.digest)).await?);
         self.write_in_chunks(writes).await?;
+        self.mail.wake();
         self.audit(AuditAction::PasswordChanged, Some(user.id), &user.email, client, None).await;
-        self.notify_password_changed(&user).await;
         Ok(())
     }
 
@@ -141,8 +156,8 @@ impl AuthService {
             .collect())
     }
 
-    /// The first chunk holds the writes that must be atomic (they come first); the rest are
-    /// session deletes beyond one transaction's capacity.
+    /// The first chunk holds the writes that must be atomic (they come first, mail included);
+    /// the rest are session deletes beyond one transaction's capacity.
     pub(super) async fn write_in_chunks(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for chunk in writes.chunks(MAX_TRANSACTION) {
             self.store.write(chunk.to_vec()).await?;
@@ -150,10 +165,9 @@ impl AuthService {
         Ok(())
     }
 
-    async fn notify_password_changed(&self, user: &UserRecord) {
+    /// The notice of a reset or change, queued in the same write as the new password.
+    fn password_changed_mail(&self, user: &UserRecord) -> AppResult<Write> {
         let message = templates::password_changed(&self.config.app_url, &user.email, &user.name);
-        if let Err(e) = self.mailer.send(&message).await {
-            warn!(user_id = %user.id, error = %e, "password change notice not sent");
-        }
+        self.mail.write(&Job::Message(message))
     }
 }

@@ -48,8 +48,9 @@ impl AuthService {
         let key = TotpKey::generate(PRODUCT, &user.email).map_err(AppError::Internal)?;
         let now = self.now();
         let record = TotpRecord {
-            sealed_key: self.totp_keys()?.seal(key.bytes(), &user.id.to_string()),
+            sealed_key: self.key_ring()?.seal(key.bytes(), &user.id.to_string()),
             created_at: now,
+            last_step: None,
         };
         self.store
             .write(vec![two_factor::put_pending(user.id, &record, (now + SETUP_LIFE).unix_timestamp())])
@@ -67,6 +68,10 @@ impl AuthService {
     ) -> AppResult<Vec<RecoveryCode>> {
         let current = self.authenticate(cookie).await?;
         let user = current.loaded.user;
+        // Settled before the code budget is touched: nothing to guess at.
+        if user.two_factor_enabled {
+            return Err(AppError::TwoFactorAlreadyEnabled);
+        }
         self.limiter.hit(Rule::TwoFactorUser, &user.id.to_string()).await?;
         let code = TotpCode::parse(code).map_err(|_| AppError::InvalidTotp)?;
         let (enabled, pending) = two_factor::load(self.store.as_ref(), user.id).await?;
@@ -89,8 +94,8 @@ impl AuthService {
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
         // Codes left over from an earlier enrolment (a race with its disable) must not come back.
         let stale = two_factor::recovery_code_keys(self.store.as_ref(), user.id).await?;
-        let mut writes = Vec::from(two_factor::enable(user.id, &pending));
-        writes.push(two_factor::use_step(user.id, step));
+        let confirmed = TotpRecord { last_step: Some(step), ..pending };
+        let mut writes = Vec::from(two_factor::enable(user.id, &confirmed));
         writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", true.into())])));
         writes.extend(stale.into_iter().map(|key| Write::Delete { key, cond: Cond::Always }));
         writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
@@ -104,7 +109,6 @@ impl AuthService {
         match self.store.write(writes).await {
             Err(StoreError::ConditionFailed { index: 0 }) => return Err(AppError::TwoFactorAlreadyEnabled),
             Err(StoreError::ConditionFailed { index: 1 }) => return Err(AppError::TwoFactorSetupRequired),
-            Err(StoreError::ConditionFailed { index: 2 }) => return Err(AppError::InvalidTotp),
             other => other?,
         }
         self.session_cache.invalidate(&current.digest);
@@ -123,8 +127,7 @@ impl AuthService {
         let (current, proof) = self.reauthenticate(cookie, password, code, client).await?;
         let user = current.loaded.user;
         let others = self.other_recovery_code_deletes(&user, &proof).await?;
-        let mut writes = vec![proof.write];
-        writes.extend(two_factor::disable(user.id));
+        let mut writes = two_factor::disable(user.id, proof.write);
         writes.push(accounts::update_user(user.id, attrs([("twoFactorEnabled", false.into())])));
         writes.extend(others);
         self.apply_reauthenticated(&user, client, AuditAction::TwoFactorDisabled, writes).await?;
@@ -145,7 +148,10 @@ impl AuthService {
         let user = current.loaded.user;
         let old = self.other_recovery_code_deletes(&user, &proof).await?;
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
-        let mut writes = vec![proof.write, two_factor::require_enabled(user.id)];
+        // A TOTP proof is a write on the key itself, which holds only while two-factor is on.
+        let on_the_key = proof.write.key() == &two_factor::enabled_key(user.id);
+        let mut writes = vec![proof.write];
+        writes.extend((!on_the_key).then(|| two_factor::require_enabled(user.id)));
         writes.extend(old);
         writes.extend(codes.iter().map(|c| two_factor::put_recovery_code(user.id, c)));
         self.apply_reauthenticated(&user, client, AuditAction::RecoveryCodesRenewed, writes).await?;
@@ -266,9 +272,14 @@ impl AuthService {
                 let enabled = enabled.ok_or_else(|| {
                     AppError::Internal(format!("user {} has two-factor on but no TOTP key", user.id))
                 })?;
+                let seen = enabled.last_step;
                 match self.open_key(user, &enabled)?.matching_step(&code, self.clock.epoch_seconds()) {
+                    // RFC 6238 §5.2: never a step at or before one already accepted.
+                    Some(step) if seen.is_some_and(|last| step <= last) => {
+                        Err(failed("code of a step already used").await)
+                    }
                     Some(step) => Ok(SecondFactorProof {
-                        write: two_factor::use_step(user.id, step),
+                        write: two_factor::use_step(user.id, step, seen),
                         recovery_code: false,
                     }),
                     None => Err(failed("wrong code").await),
@@ -305,13 +316,13 @@ impl AuthService {
         AppError::InvalidTotp
     }
 
-    fn totp_keys(&self) -> AppResult<&crate::seal::KeyRing> {
-        self.config.totp_keys.as_ref().ok_or_else(|| AppError::Internal("TOTP_KEYS is not configured".into()))
+    pub(super) fn key_ring(&self) -> AppResult<&crate::seal::KeyRing> {
+        self.config.key_ring.as_ref().ok_or_else(|| AppError::Internal("KEY_RING is not configured".into()))
     }
 
     fn open_key(&self, user: &UserRecord, record: &TotpRecord) -> AppResult<TotpKey> {
         let bytes = self
-            .totp_keys()?
+            .key_ring()?
             .open(&record.sealed_key, &user.id.to_string())
             .map_err(|e| AppError::Internal(format!("TOTP key of user {}: {e}", user.id)))?;
         TotpKey::from_bytes(bytes, "", "").map_err(AppError::Internal)
@@ -319,8 +330,6 @@ impl AuthService {
 
     async fn notify_two_factor(&self, user: &UserRecord, notice: TwoFactorNotice) {
         let message = templates::two_factor_changed(&self.config.app_url, &user.email, &user.name, notice);
-        if let Err(e) = self.mailer.send(&message).await {
-            warn!(user_id = %user.id, error = %e, "two-factor notice not sent");
-        }
+        self.queue_mail(user, message).await;
     }
 }

@@ -1,13 +1,61 @@
 //! Account lockout (OWASP Authentication Cheat Sheet): every `THRESHOLD` consecutive wrong
-//! passwords for one email lock it, for longer each time. With the periods below at most
-//! 20 attempts fit in an hour, well under ASVS's 100 per hour.
+//! passwords for one subject (an email, or one trusted device) lock it, for longer each time.
+//! With the periods below at most 20 attempts fit in an hour, well under ASVS's 100 per hour.
+//! Attempts are counted before their password is checked, so at most `THRESHOLD` passwords are
+//! checked per lock period, however many arrive at once.
 
+use serde::{Deserialize, Serialize};
 use time::Duration;
 
 pub const THRESHOLD: i64 = 5;
 /// Failures older than this (counted from the first) are forgotten, and so is the escalation.
 pub const FAILURE_MEMORY: Duration = Duration::hours(24);
 const PERIODS_MINUTES: [i64; 4] = [1, 5, 15, 60];
+
+/// What is stored per subject.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockState {
+    /// Attempts counted since the last success, including those still being checked.
+    #[serde(default)]
+    pub failures: i64,
+    /// Epoch seconds.
+    pub locked_until: Option<i64>,
+    /// Attempts may be counted up to this many failures (`THRESHOLD` more after each lock).
+    pub allowance: Option<i64>,
+}
+
+/// Why an attempt may not be checked now, and for how long (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after_secs: i64,
+}
+
+impl LockState {
+    /// Whether one more attempt may be counted at `now` (epoch seconds).
+    pub fn admits(&self, now: i64) -> Result<(), Refused> {
+        if let Some(until) = self.locked_until.filter(|until| *until > now) {
+            return Err(Refused { retry_after_secs: until - now });
+        }
+        let allowance = self.allowance.unwrap_or(THRESHOLD);
+        if self.failures >= allowance {
+            // The budget is taken by attempts still being checked; if they fail, this lock follows.
+            let period = lock_after(allowance).unwrap_or(Duration::minutes(1));
+            return Err(Refused { retry_after_secs: period.whole_seconds() });
+        }
+        Ok(())
+    }
+
+    /// The lock the failure of the attempt counted as `failures` starts, if it is one.
+    pub fn lock_after_failure(failures: i64, now: i64) -> Option<LockState> {
+        let period = lock_after(failures)?;
+        Some(LockState {
+            failures,
+            locked_until: Some(now + period.whole_seconds()),
+            allowance: Some(failures + THRESHOLD),
+        })
+    }
+}
 
 /// The lock that the `failures`-th consecutive failure starts, if any.
 pub fn lock_after(failures: i64) -> Option<Duration> {
@@ -39,5 +87,25 @@ mod tests {
             minutes += lock_after(failures).unwrap().whole_minutes();
         }
         assert!(attempts <= 100, "{attempts}");
+    }
+
+    #[test]
+    fn admits_five_attempts_per_lock_period() {
+        let now = 1_000;
+        let mut state = LockState::default();
+        for _ in 0..THRESHOLD {
+            assert_eq!(state.admits(now), Ok(()));
+            state.failures += 1;
+        }
+        assert_eq!(state.admits(now), Err(Refused { retry_after_secs: 60 }), "the budget is in flight");
+        let locked = LockState::lock_after_failure(state.failures, now).unwrap();
+        assert_eq!(locked.admits(now + 59), Err(Refused { retry_after_secs: 1 }));
+        let mut after = locked.clone();
+        for _ in 0..THRESHOLD {
+            assert_eq!(after.admits(now + 60), Ok(()));
+            after.failures += 1;
+        }
+        assert!(after.admits(now + 60).is_err());
+        assert_eq!(LockState::lock_after_failure(3, now), None);
     }
 }

@@ -141,13 +141,14 @@ impl TotpCode {
 }
 
 impl RecoveryCode {
-    /// Case-insensitive, dashes optional; anything else is malformed.
+    /// Case-insensitive; groups may be separated by dashes or spaces (as people copy them), or
+    /// not at all; anything else is malformed.
     pub fn parse(input: &str) -> Result<Self, MalformedCode> {
         if input.len() > 2 * RECOVERY_SYMBOLS {
             return Err(MalformedCode);
         }
         let normalised: String =
-            input.chars().filter(|c| *c != '-').map(|c| c.to_ascii_lowercase()).collect();
+            input.chars().filter(|c| *c != '-' && *c != ' ').map(|c| c.to_ascii_lowercase()).collect();
         let valid = normalised.len() == RECOVERY_SYMBOLS
             && normalised.bytes().all(|b| RECOVERY_ALPHABET.contains(&b));
         valid.then_some(RecoveryCode(normalised)).ok_or(MalformedCode)
@@ -227,8 +228,15 @@ mod tests {
         assert_eq!(RecoveryCode::parse(&shown).unwrap(), a);
         assert_eq!(RecoveryCode::parse(&shown.to_uppercase()).unwrap(), a);
         assert_eq!(RecoveryCode::parse(&shown.replace('-', "")).unwrap(), a);
+        assert_eq!(RecoveryCode::parse(&shown.replace('-', " ")).unwrap(), a, "spaces as well as dashes");
         assert_eq!(format!("{a:?}"), "RecoveryCode(<redacted>)");
-        for bad in ["abcd-efgh-jkmn-pqr", "abcd efgh jkmn pqrs", "ilou-efgh-jkmn-pqrs", &"-".repeat(40)] {
+        for bad in [
+            "abcd-efgh-jkmn-pqr",
+            "abcd\tefgh jkmn pqrs",
+            "ilou-efgh-jkmn-pqrs",
+            &"-".repeat(40),
+            &" ".repeat(32),
+        ] {
             assert!(RecoveryCode::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -1,6 +1,6 @@
 //! Handlers of API.md's Auth table: parse, call `AuthService`, shape the response.
 
-use super::cookies::{clearing_cookie, session_cookie, SessionCookie};
+use super::cookies::{clearing_cookie, device_cookie, session_cookie, DeviceCookie, SessionCookie};
 use super::json::Json;
 use super::AppState;
 use crate::auth::{Client, LicenseInput, Registration, SignIn};
@@ -9,7 +9,7 @@ use crate::error::AppError;
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use time::Date;
@@ -105,6 +105,7 @@ pub struct SignInBody {
 pub async fn sign_in(
     State(state): State<AppState>,
     client: Client,
+    DeviceCookie(device): DeviceCookie,
     Json(body): Json<SignInBody>,
 ) -> Result<Response, AppError> {
     let signed_in = state
@@ -115,12 +116,15 @@ pub async fn sign_in(
                 password: body.password,
                 remember_me: body.remember_me,
                 totp_code: body.totp_code,
+                device,
             },
             &client,
         )
         .await?;
-    let cookie = session_cookie(signed_in.token.expose(), signed_in.remember_me);
-    Ok(([(SET_COOKIE, cookie)], axum::Json(json!({ "user": signed_in.user }))).into_response())
+    let session = session_cookie(signed_in.token.expose(), signed_in.remember_me);
+    let device = device_cookie(&signed_in.device_cookie);
+    let body = axum::Json(json!({ "user": signed_in.user }));
+    Ok((AppendHeaders([(SET_COOKIE, session), (SET_COOKIE, device)]), body).into_response())
 }
 
 pub async fn session(

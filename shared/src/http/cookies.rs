@@ -10,14 +10,17 @@ use axum::http::request::Parts;
 use cookie::{Cookie, SameSite};
 
 pub const SESSION_COOKIE: &str = "__Host-session";
+/// Marks a browser that proved itself for one user (see `auth::signin`). Sign-out leaves it.
+pub const DEVICE_COOKIE: &str = "__Host-device";
+/// A device stays trusted for a year after its last sign-in.
+const DEVICE_COOKIE_SECONDS: i64 = 365 * 24 * 3600;
 
 fn base(value: String) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, value))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .build()
+    named(SESSION_COOKIE, value)
+}
+
+fn named(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value)).http_only(true).secure(true).same_site(SameSite::Lax).path("/").build()
 }
 
 /// `Set-Cookie` value for a new session.
@@ -26,6 +29,13 @@ pub fn session_cookie(token: &str, remember_me: bool) -> String {
     if remember_me {
         cookie.set_max_age(cookie::time::Duration::seconds(REMEMBER_ME_LIFETIME.whole_seconds()));
     }
+    cookie.to_string()
+}
+
+/// `Set-Cookie` value for a device cookie.
+pub fn device_cookie(value: &str) -> String {
+    let mut cookie = named(DEVICE_COOKIE, value.to_owned());
+    cookie.set_max_age(cookie::time::Duration::seconds(DEVICE_COOKIE_SECONDS));
     cookie.to_string()
 }
 
@@ -42,12 +52,28 @@ pub struct SessionCookie(pub String);
 /// The session cookie's value among `Cookie` header values (or API Gateway's `cookies` list,
 /// one `name=value` each).
 pub fn find_session_cookie<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    find_cookie(headers, SESSION_COOKIE)
+}
+
+fn find_cookie<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<String> {
     headers
         .into_iter()
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .find(|c| c.name() == name && !c.value().is_empty())
         .map(|c| c.value().to_owned())
+}
+
+/// The device cookie's value, if the browser sent one.
+pub struct DeviceCookie(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceCookie {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let headers = parts.headers.get_all(COOKIE).iter().filter_map(|h| h.to_str().ok());
+        Ok(DeviceCookie(find_cookie(headers, DEVICE_COOKIE)))
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionCookie {
@@ -83,6 +109,14 @@ mod tests {
         assert_eq!(
             attrs(&session_cookie("tok", true)),
             ["HttpOnly", "Max-Age=2592000", "Path=/", "SameSite=Lax", "Secure", "__Host-session=tok"]
+        );
+    }
+
+    #[test]
+    fn device_cookie_lasts_a_year() {
+        assert_eq!(
+            attrs(&device_cookie("dev")),
+            ["HttpOnly", "Max-Age=31536000", "Path=/", "SameSite=Lax", "Secure", "__Host-device=dev"]
         );
     }
 

@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod edge;
 mod error;
 pub mod json;
+pub mod limits;
 pub mod origin;
 mod password_routes;
 pub mod request_log;
@@ -16,10 +17,11 @@ use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
+use crate::mail::jobs::{MailDispatcher, MailQueue};
 use crate::mail::Mailer;
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
@@ -30,6 +32,9 @@ use std::sync::Arc;
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub origins: Arc<origin::OriginPolicy>,
+    /// Delivers the mail the use cases queue: the `mailer` function's work in AWS, a background
+    /// task in the local server, an explicit call in tests.
+    pub mail: Arc<MailDispatcher>,
 }
 
 impl AppState {
@@ -41,11 +46,14 @@ impl AppState {
     ) -> Result<Self, String> {
         let origins = Arc::new(origin::OriginPolicy::new(&config.allowed_origins));
         let captcha = config.captcha.clone();
-        let mut auth = AuthService::new(store, mailer, clock, config)?;
+        let queue = MailQueue::new(config.key_ring.clone(), clock.clone());
+        let mut auth = AuthService::new(store.clone(), queue.clone(), clock, config)?;
         if let Some(captcha) = captcha {
             auth = auth.with_captcha(Arc::new(SiteVerify::new(captcha)?));
         }
-        Ok(AppState { auth: Arc::new(auth), origins })
+        let auth = Arc::new(auth);
+        let mail = Arc::new(MailDispatcher::new(store, mailer, queue, auth.clone()));
+        Ok(AppState { auth, origins, mail })
     }
 }
 
@@ -82,9 +90,10 @@ impl Function {
         }
     }
 
-    /// Functions that read or write TOTP keys, and so cannot start without `TOTP_KEYS`.
-    pub fn needs_totp_keys(self) -> bool {
-        matches!(self, Function::Signin | Function::TwoFactor)
+    /// Every HTTP function queues mail (sealed) or reads sealed keys or device cookies, so none
+    /// starts without `KEY_RING` (only the authorizer does).
+    pub fn needs_key_ring(self) -> bool {
+        true
     }
 
     fn routes(self) -> Router<AppState> {
@@ -115,9 +124,12 @@ impl Function {
     }
 }
 
-/// Auth responses carry personal data and cookies: no browser or proxy may cache them.
-async fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// On every response: personal data and cookies are never cached by a browser or proxy, and no
+/// browser second-guesses the declared content type (a JSON body is never run as a script).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
@@ -146,7 +158,8 @@ fn build(state: AppState, functions: &[Function], edge_check: bool) -> Router {
     routes
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.origins.clone(), origin::guard))
-        .layer(axum::middleware::map_response(no_store))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(limits::guard))
         .layer(axum::middleware::from_fn(request_log::request_log))
         .with_state(state)
 }

@@ -49,7 +49,10 @@ pub async fn guard(State(policy): State<Arc<OriginPolicy>>, request: Request, ne
         };
     }
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let cross_site = header(request.headers(), "sec-fetch-site") == Some("cross-site");
+    // Header values the Fetch standard defines in lower case; compared case-insensitively
+    // anyway, as a proxy or client may change case.
+    let cross_site =
+        header(request.headers(), "sec-fetch-site").is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
     if changes_state && (cross_site || (origin.is_some() && allowed_origin.is_none())) {
         tracing::info!(origin = origin.as_deref().unwrap_or(""), cross_site, "cross-site request refused");
         return AppError::CsrfRejected.into_response();

@@ -1,11 +1,12 @@
 //! Handlers of the password endpoints: forgot, reset, change and the strength meter.
 
-use super::cookies::SessionCookie;
+use super::cookies::{device_cookie, SessionCookie};
 use super::json::Json;
 use super::AppState;
 use crate::auth::Client;
 use crate::error::AppError;
 use axum::extract::State;
+use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -36,8 +37,8 @@ pub async fn reset(
     client: Client,
     Json(body): Json<ResetBody>,
 ) -> Result<Response, AppError> {
-    state.auth.reset_password(&body.token, &body.password, &client).await?;
-    Ok(axum::Json(json!({ "reset": true })).into_response())
+    let device = state.auth.reset_password(&body.token, &body.password, &client).await?;
+    Ok(([(SET_COOKIE, device_cookie(&device))], axum::Json(json!({ "reset": true }))).into_response())
 }
 
 #[derive(Deserialize)]

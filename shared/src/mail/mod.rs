@@ -1,13 +1,16 @@
-//! The mail port. Adapters: `ses` (production, SESv2) and `outbox` (local: `.eml` files).
+//! The mail port. Adapters: `ses` (production, SESv2) and `outbox` (local: `.eml` files). Use
+//! cases never call it: they queue jobs (`jobs`), which the dispatcher delivers through it.
 
+pub mod jobs;
 pub mod outbox;
 pub mod ses;
 pub mod templates;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 /// One message to one recipient, with both a plain-text and an HTML body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub to: String,
     pub subject: String,

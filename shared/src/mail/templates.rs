@@ -3,31 +3,57 @@
 
 use super::Message;
 use crate::domain::secret::Secret;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::PRODUCT;
 
-pub fn verification(app_url: &str, to: &str, name: &str, token: &Secret, valid_for_hours: i64) -> Message {
+/// The pending registration a verification link activates: when and from what kind of device it
+/// was made, so the owner can tell a registration of their own from someone else's.
+pub struct RegistrationFacts<'a> {
+    pub at: OffsetDateTime,
+    /// A label from a closed set (`domain::device::device_label`), never a raw User-Agent.
+    pub device: &'a str,
+}
+
+/// Goes to an address that has confirmed nothing yet, so it carries no text chosen by whoever
+/// registered it (not even the name): only what the server itself knows.
+pub fn verification(
+    app_url: &str,
+    to: &str,
+    token: &Secret,
+    valid_for_hours: i64,
+    registration: &RegistrationFacts<'_>,
+) -> Message {
     let link = format!("{}/verify-email?token={}", app_url.trim_end_matches('/'), token.expose());
+    let when = utc_words(registration.at);
+    let device = registration.device;
     let text = format!(
-        "Hi {name},\n\n\
-         Confirm your email address to finish signing up for {PRODUCT}:\n\n\
+        "Hello,\n\n\
+         This address was used to sign up for {PRODUCT} on {when}, from {device}.\n\
+         If that was you, confirm your email address to finish:\n\n\
          {link}\n\n\
-         The link works once and expires in {valid_for_hours} hours.\n\
-         If you did not sign up, ignore this message: no account is created without it.\n"
+         The link works once and expires in {valid_for_hours} hours. If you signed up more than once, \
+         only the link in the newest message works.\n\
+         If you did not sign up at that time, ignore this message: nothing is activated without \
+         this link.\n"
     );
     let html = page(&format!(
-        "<p>Hi {name},</p>\
-         <p>Confirm your email address to finish signing up for {PRODUCT}:</p>\
+        "<p>Hello,</p>\
+         <p>This address was used to sign up for {PRODUCT} on {when}, from {device}. If that was \
+         you, confirm your email address to finish:</p>\
          <p><a href=\"{link}\">Verify my email</a></p>\
          <p>Or paste this link into your browser:<br>{link}</p>\
-         <p>The link works once and expires in {valid_for_hours} hours. If you did not sign up, \
-         ignore this message.</p>",
-        name = escape(name),
+         <p>The link works once and expires in {valid_for_hours} hours. If you signed up more than \
+         once, only the link in the newest message works. If you did not sign up at that time, \
+         ignore this message: nothing is activated without this link.</p>",
+        device = escape(device),
         link = escape(&link),
     ));
     Message { to: to.to_owned(), subject: format!("Verify your email for {PRODUCT}"), text, html }
 }
 
+/// To the owner of a verified account when someone registers its address again.
 pub fn already_registered(app_url: &str, to: &str, name: &str) -> Message {
     let base = app_url.trim_end_matches('/');
     let (signin, forgot) = (format!("{base}/signin"), format!("{base}/forgot-password"));
@@ -35,17 +61,13 @@ pub fn already_registered(app_url: &str, to: &str, name: &str) -> Message {
         "Hi {name},\n\n\
          Someone tried to create a {PRODUCT} account with this email address, which already has one.\n\n\
          If it was you, sign in at {signin}\n\
-         or reset your password at {forgot}\n\
-         If you have not verified your address yet, you can ask for a new verification link on the \
-         sign-in page.\n\n\
+         or reset your password at {forgot}\n\n\
          If it was not you, nothing changed and you can ignore this message.\n"
     );
     let html = page(&format!(
         "<p>Hi {name},</p>\
          <p>Someone tried to create a {PRODUCT} account with this email address, which already has one.</p>\
-         <p>If it was you, <a href=\"{signin}\">sign in</a> or <a href=\"{forgot}\">reset your password</a>. \
-         If you have not verified your address yet, you can ask for a new verification link on the \
-         sign-in page.</p>\
+         <p>If it was you, <a href=\"{signin}\">sign in</a> or <a href=\"{forgot}\">reset your password</a>.</p>\
          <p>If it was not you, nothing changed and you can ignore this message.</p>",
         name = escape(name),
         signin = escape(&signin),
@@ -54,8 +76,23 @@ pub fn already_registered(app_url: &str, to: &str, name: &str) -> Message {
     Message { to: to.to_owned(), subject: format!("Your {PRODUCT} account"), text, html }
 }
 
+/// "1 minute", "5 minutes".
+pub fn minutes(n: i64) -> String {
+    if n == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{n} minutes")
+    }
+}
+
+/// "24 November 2026 at 13:05 UTC".
+fn utc_words(at: OffsetDateTime) -> String {
+    let format = format_description!("[day padding:none] [month repr:long] [year] at [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC).format(format).unwrap_or_else(|_| at.to_string())
+}
+
 pub fn account_locked(app_url: &str, to: &str, name: &str, minutes: i64) -> Message {
-    let period = if minutes == 1 { "1 minute".to_owned() } else { format!("{minutes} minutes") };
+    let period = self::minutes(minutes);
     let forgot = format!("{}/forgot-password", app_url.trim_end_matches('/'));
     let text = format!(
         "Hi {name},\n\n\
@@ -203,14 +240,25 @@ mod tests {
     use crate::domain::secret::new_token;
 
     #[test]
-    fn verification_link_in_both_bodies() {
+    fn verification_says_when_and_from_what_and_carries_no_registrant_text() {
         let token = new_token();
-        let m = verification("https://app.example.edu/", "a@example.edu", "<Al & Bo>", &token, 24);
+        let at = time::macros::datetime!(2026-11-24 13:05:09 UTC);
+        let facts = RegistrationFacts { at, device: "Firefox on Linux" };
+        let m = verification("https://app.example.edu/", "a@example.edu", &token, 24, &facts);
         let link = format!("https://app.example.edu/verify-email?token={}", token.expose());
         assert!(m.text.contains(&link) && m.html.contains(&link));
-        assert!(m.html.contains("&lt;Al &amp; Bo&gt;") && !m.html.contains("<Al"));
+        for body in [&m.text, &m.html] {
+            assert!(body.contains("on 24 November 2026 at 13:05 UTC, from Firefox on Linux"), "{body}");
+            assert!(body.contains("only the link in the newest message works"));
+        }
         assert!(m.text.contains("24 hours"));
         assert_eq!(m.to, "a@example.edu");
+    }
+
+    #[test]
+    fn minutes_are_counted_in_words() {
+        assert_eq!(minutes(1), "1 minute");
+        assert_eq!(minutes(5), "5 minutes");
     }
 
     #[test]

@@ -20,8 +20,30 @@ pub struct UserRecord {
     pub email_verified: bool,
     #[serde(default)]
     pub two_factor_enabled: bool,
+    /// When the account, or the pending registration that replaced it, was made.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The one verification link that works: every new link (a registration that replaces a
+    /// pending one, a resend) changes it, and verification must quote it, so older links die.
+    #[serde(default)]
+    pub verification_stamp: Option<Ulid>,
+    /// Changes with every new password, and a reset link must quote it: a reset or a change
+    /// kills every reset link issued before it.
+    #[serde(default)]
+    pub password_stamp: Option<Ulid>,
+    /// What kind of device made the registration, in words from a closed set (for the mail).
+    #[serde(default)]
+    pub registered_from: Option<String>,
+}
+
+/// Attribute names that conditions refer to.
+pub const EMAIL_VERIFIED: &str = "emailVerified";
+pub const VERIFICATION_STAMP: &str = "verificationStamp";
+pub const PASSWORD_STAMP: &str = "passwordStamp";
+
+/// A stamp as a condition value (`null` for records from before stamps existed).
+pub fn stamp_value(stamp: Option<Ulid>) -> serde_json::Value {
+    stamp.map_or(serde_json::Value::Null, |s| s.to_string().into())
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,5 +136,15 @@ pub(crate) fn decode_user_with_driver(
 
 /// Sets some attributes of an existing user (fails with ConditionFailed if the user is gone).
 pub fn update_user(id: Ulid, set: Attrs) -> Write {
-    Write::Update { key: user_key(id), set, expires_at: None, cond: Cond::Exists }
+    update_user_if(id, set, Cond::Exists)
+}
+
+/// Sets some attributes of a user in the state `cond` describes.
+pub fn update_user_if(id: Ulid, set: Attrs, cond: Cond) -> Write {
+    Write::Update { key: user_key(id), set, expires_at: None, cond }
+}
+
+/// Replaces the driver profile (a registration that replaces a pending one).
+pub fn put_driver(id: Ulid, driver: &DriverRecord) -> Write {
+    Write::Put { item: Item::new(driver_key(id), to_attrs(driver)), cond: Cond::Always }
 }

@@ -1,52 +1,94 @@
-//! Lockout state per normalised email, whether or not an account has it (so a lock reveals
-//! nothing): a failure counter (atomic increments) and the end of the current lock.
+//! Lockout state per subject (OWASP Authentication Cheat Sheet; "Slow Down Online Guessing
+//! Attacks with Device Cookies"): a normalised email, for attempts from browsers that have not
+//! proven themselves (whether or not an account has the email, so a lock reveals nothing), or a
+//! trusted device of one user, which has a budget of its own.
+//!
+//! Each attempt is counted before its password is hashed (a reservation, written on condition
+//! that the count is still the one read), so concurrent attempts cannot check more passwords
+//! than the budget allows: a success clears the count, a failure leaves it, and the failure that
+//! uses the budget up locks the subject. An attempt that dies half-way counts as a failure.
 
 use super::accounts::{decode_claim, email_key};
 use super::{from_item, to_attrs};
 use crate::domain::email::Email;
-use crate::store::{Cond, Key, Store, StoreError, Write};
-use serde::{Deserialize, Serialize};
+use crate::domain::lockout::LockState;
+use crate::store::{Cond, Item, Key, Store, StoreError, Write};
 use ulid::Ulid;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LockState {
-    #[serde(default)]
-    pub failures: i64,
-    /// Epoch seconds.
-    pub locked_until: Option<i64>,
+/// Whose attempts are counted together.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    /// Attempts from browsers without a device cookie for the account.
+    Email(&'a Email),
+    /// Attempts from one trusted device (its cookie's nonce).
+    Device(&'a str),
 }
 
-fn key(email: &Email) -> Key {
-    Key::new(format!("LOCK#{email}"), "LOCK")
+fn key(subject: Subject<'_>) -> Key {
+    match subject {
+        Subject::Email(email) => Key::new(format!("LOCK#{email}"), "LOCK"),
+        Subject::Device(nonce) => Key::new(format!("LOCK#DEVICE#{nonce}"), "LOCK"),
+    }
 }
 
-/// The account id claiming the email and the email's lock state, in one round trip.
-pub async fn claim_and_state(
+fn decode(item: Option<Item>) -> Result<Option<LockState>, StoreError> {
+    item.map(|i| from_item(&i)).transpose()
+}
+
+/// The account id claiming the email, the email's lock state and, for a device cookie, the
+/// device's, in one round trip.
+pub async fn claim_and_states(
     store: &dyn Store,
     email: &Email,
-) -> Result<(Option<Ulid>, LockState), StoreError> {
-    let mut items = store.get_many(&[email_key(email.as_str()), key(email)]).await?;
-    let state = items.pop().flatten().map(|i| from_item(&i)).transpose()?.unwrap_or_default();
-    let claim = items.pop().flatten().map(|i| decode_claim(&i)).transpose()?;
-    Ok((claim, state))
+    device: Option<&str>,
+) -> Result<(Option<Ulid>, Option<LockState>, Option<LockState>), StoreError> {
+    let mut keys = vec![email_key(email.as_str()), key(Subject::Email(email))];
+    keys.extend(device.map(|nonce| key(Subject::Device(nonce))));
+    let mut items = store.get_many(&keys).await?.into_iter();
+    let claim = items.next().flatten().map(|i| decode_claim(&i)).transpose()?;
+    let email_state = decode(items.next().flatten())?;
+    let device_state = decode(items.next().flatten())?;
+    Ok((claim, email_state, device_state))
 }
 
-/// Counts a failure; returns the consecutive failures so far.
-pub async fn record_failure(store: &dyn Store, email: &Email, forget_at: i64) -> Result<i64, StoreError> {
-    store.increment(&key(email), "failures", 1, forget_at).await
+/// A batch read of one key: sign-in reads everything with BatchGetItem (least privilege).
+pub async fn load(store: &dyn Store, subject: Subject<'_>) -> Result<Option<LockState>, StoreError> {
+    decode(store.get_many(&[key(subject)]).await?.pop().flatten())
 }
 
-pub fn lock(email: &Email, until: i64, forget_at: i64) -> Write {
+/// Counts one more attempt of `subject`, on condition that the state is still `read` (`None`:
+/// no state yet). A failure means another attempt counted first: read again.
+pub fn reserve(subject: Subject<'_>, read: Option<&LockState>, forget_at: i64) -> Write {
+    match read {
+        None => {
+            let state = LockState { failures: 1, ..LockState::default() };
+            Write::Put {
+                item: Item::new(key(subject), to_attrs(&state)).expiring(forget_at),
+                cond: Cond::NotExists,
+            }
+        }
+        Some(state) => Write::Update {
+            key: key(subject),
+            set: to_attrs(&serde_json::json!({ "failures": state.failures + 1 })),
+            expires_at: None,
+            cond: Cond::equals("failures", state.failures),
+        },
+    }
+}
+
+/// Locks the subject after its `failures`-th failure (unless a success cleared it meanwhile).
+pub fn lock(subject: Subject<'_>, locked: &LockState, forget_at: i64) -> Write {
     Write::Update {
-        key: key(email),
-        set: to_attrs(&serde_json::json!({ "lockedUntil": until })),
+        key: key(subject),
+        set: to_attrs(
+            &serde_json::json!({ "lockedUntil": locked.locked_until, "allowance": locked.allowance }),
+        ),
         expires_at: Some(forget_at),
-        cond: Cond::Always,
+        cond: Cond::equals("failures", locked.failures),
     }
 }
 
 /// A successful sign-in (or password reset) starts over.
-pub fn clear(email: &Email) -> Write {
-    Write::Delete { key: key(email), cond: Cond::Always }
+pub fn clear(subject: Subject<'_>) -> Write {
+    Write::Delete { key: key(subject), cond: Cond::Always }
 }

@@ -15,11 +15,13 @@
 //! | used TOTP step | `USER#<userId>` | `TOTP_STEP#<step>` | ttl just past the step's window |
 //! | recovery code | `USER#<userId>` | `RECOVERY#<sha256(code)>` | deleted when used |
 //! | rate-limit window | `RATE#<rule>#<subject>` | `W#<window>` | see `crate::rate_limit` |
+//! | mail job | `MAIL#<jobId>` | `MAIL` | payload sealed; gsi1 `MAIL_DUE` (or `MAIL_DEAD`) / `<dueAt>#<jobId>` |
 
 pub mod accounts;
 pub mod audit;
 pub mod campuses;
 pub mod lockout;
+pub mod mail_jobs;
 pub mod sessions;
 pub mod tokens;
 pub mod two_factor;
@@ -52,4 +54,8 @@ pub(crate) async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec
             None => return Ok(out),
         }
     }
+}
+
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).expect("UTC times format as RFC 3339")
 }

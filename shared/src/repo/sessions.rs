@@ -5,7 +5,7 @@
 use super::accounts::{
     decode_user_with_driver, driver_key, user_key, user_partition, DriverRecord, UserRecord,
 };
-use super::{from_item, query_all, to_attrs};
+use super::{from_item, query_all, rfc3339, to_attrs};
 use crate::store::{attrs, Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -84,8 +84,4 @@ pub async fn list(store: &dyn Store, user: Ulid) -> Result<Vec<(String, SessionR
 
 pub fn delete(user: Ulid, digest: &str) -> Write {
     Write::Delete { key: session_key(user, digest), cond: Cond::Exists }
-}
-
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).expect("UTC times format as RFC 3339")
 }

@@ -19,6 +19,10 @@ pub enum Purpose {
 pub struct TokenRecord {
     pub purpose: Purpose,
     pub user_id: Ulid,
+    /// The user's stamp the token was issued under (`verificationStamp` or `passwordStamp`);
+    /// using the token requires the user to still carry it.
+    #[serde(default)]
+    pub stamp: Option<Ulid>,
 }
 
 pub fn token_key(secret: &Secret) -> Key {

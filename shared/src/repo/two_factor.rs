@@ -1,10 +1,11 @@
 //! Two-factor records in the user's partition: the TOTP key (sealed, see `crate::seal`) while a
-//! setup awaits its first code and once confirmed, one item per used time step (so a code
-//! cannot be replayed) and one per unused recovery code (its digest; deleted when used).
+//! setup awaits its first code and once confirmed, with the last time step accepted (a code of
+//! that step or an earlier one is refused: RFC 6238 §5.2), and one item per unused recovery
+//! code (its digest; deleted when used).
 
 use super::accounts::user_partition;
 use super::{from_item, query_all, to_attrs};
-use crate::domain::totp::{RecoveryCode, DRIFT_STEPS, STEP_SECONDS};
+use crate::domain::totp::RecoveryCode;
 use crate::store::{Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -17,18 +18,19 @@ pub struct TotpRecord {
     pub sealed_key: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The last time step whose code was accepted.
+    #[serde(default)]
+    pub last_step: Option<i64>,
 }
 
-fn enabled_key(user: Ulid) -> Key {
+const LAST_STEP: &str = "lastStep";
+
+pub fn enabled_key(user: Ulid) -> Key {
     Key::new(user_partition(user), "TOTP")
 }
 
 fn pending_key(user: Ulid) -> Key {
     Key::new(user_partition(user), "TOTP_PENDING")
-}
-
-fn step_key(user: Ulid, step: i64) -> Key {
-    Key::new(user_partition(user), format!("TOTP_STEP#{step}"))
 }
 
 const RECOVERY_PREFIX: &str = "RECOVERY#";
@@ -64,12 +66,16 @@ pub fn enable(user: Ulid, record: &TotpRecord) -> [Write; 2] {
     ]
 }
 
-/// Turns 2FA off; fails if it is already off.
-pub fn disable(user: Ulid) -> [Write; 2] {
-    [
-        Write::Delete { key: enabled_key(user), cond: Cond::Exists },
-        Write::Delete { key: pending_key(user), cond: Cond::Always },
-    ]
+/// Turns 2FA off with the write that uses the proving code up (first); fails if 2FA is off.
+/// A TOTP proof is on the key itself, so the key's deletion carries its condition.
+pub fn disable(user: Ulid, proof: Write) -> Vec<Write> {
+    let pending = Write::Delete { key: pending_key(user), cond: Cond::Always };
+    match proof {
+        Write::Update { key, cond, .. } if key == enabled_key(user) => {
+            vec![Write::Delete { key, cond }, pending]
+        }
+        recovery => vec![recovery, Write::Delete { key: enabled_key(user), cond: Cond::Exists }, pending],
+    }
 }
 
 /// Holds only while two-factor is on (guards a change made alongside).
@@ -77,13 +83,15 @@ pub fn require_enabled(user: Ulid) -> Write {
     Write::Check { key: enabled_key(user), cond: Cond::Exists }
 }
 
-/// Marks a time step used; fails if it already was (a replayed code). The mark outlives the
-/// window in which the step's code is accepted.
-pub fn use_step(user: Ulid, step: i64) -> Write {
-    let forget_at = (step + DRIFT_STEPS + 2) * STEP_SECONDS;
-    Write::Put {
-        item: Item::new(step_key(user, step), serde_json::Map::new()).expiring(forget_at),
-        cond: Cond::NotExists,
+/// Records `step` as the last accepted one, on condition that the last accepted step is still
+/// `seen` (the one the caller checked `step` against): of two uses of one code, or of codes of
+/// two steps, at the same time, one fails.
+pub fn use_step(user: Ulid, step: i64, seen: Option<i64>) -> Write {
+    Write::Update {
+        key: enabled_key(user),
+        set: crate::store::attrs([(LAST_STEP, step.into())]),
+        expires_at: None,
+        cond: Cond::equals(LAST_STEP, seen.map_or(serde_json::Value::Null, Into::into)),
     }
 }
 

@@ -156,17 +156,32 @@ struct Expr {
 }
 
 /// Expired items count as absent, in conditions as on reads.
-fn condition(cond: Cond, now: i64) -> Expr {
-    let text = match cond {
-        Cond::Always => return Expr::default(),
-        Cond::NotExists => "attribute_not_exists(pk) OR #ttl <= :now",
-        Cond::Exists => "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)",
-    };
-    Expr {
-        text: Some(text.to_owned()),
+fn condition(cond: &Cond, now: i64) -> Result<Expr, StoreError> {
+    const LIVE: &str = "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)";
+    let mut expr = Expr {
+        text: None,
         names: HashMap::from([("#ttl".to_owned(), "ttl".to_owned())]),
         values: HashMap::from([(":now".to_owned(), AttributeValue::N(now.to_string()))]),
-    }
+    };
+    let text = match cond {
+        Cond::Always => return Ok(Expr::default()),
+        Cond::NotExists => "attribute_not_exists(pk) OR #ttl <= :now".to_owned(),
+        Cond::Exists => LIVE.to_owned(),
+        Cond::Equals { attr, value } => {
+            expr.names.insert("#eq".into(), (*attr).to_owned());
+            if value.is_null() {
+                expr.values.insert(":null".into(), s("NULL"));
+                format!("{LIVE} AND (attribute_not_exists(#eq) OR attribute_type(#eq, :null))")
+            } else {
+                let av = serde_dynamo::to_attribute_value(value)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                expr.values.insert(":eq".into(), av);
+                format!("{LIVE} AND #eq = :eq")
+            }
+        }
+    };
+    expr.text = Some(text);
+    Ok(expr)
 }
 
 fn opt<T: Clone + Default + PartialEq>(m: T) -> Option<T> {
@@ -355,7 +370,7 @@ impl Store for DynamoStore {
         match writes.as_slice() {
             [] => Ok(()),
             [Write::Put { item, cond }] => {
-                let c = condition(*cond, now);
+                let c = condition(cond, now)?;
                 self.client
                     .put_item()
                     .table_name(&self.table)
@@ -367,7 +382,7 @@ impl Store for DynamoStore {
                     .map_err(single_write_error)
             }
             [Write::Update { key, set, expires_at, cond }] => {
-                let (update, c) = update_expr(set, *expires_at, condition(*cond, now))?;
+                let (update, c) = update_expr(set, *expires_at, condition(cond, now)?)?;
                 self.client
                     .update_item()
                     .table_name(&self.table)
@@ -380,7 +395,7 @@ impl Store for DynamoStore {
                     .map_err(single_write_error)
             }
             [Write::Delete { key, cond }] => {
-                let c = condition(*cond, now);
+                let c = condition(cond, now)?;
                 self.client
                     .delete_item()
                     .table_name(&self.table)
@@ -486,7 +501,7 @@ impl DynamoStore {
     }
 
     fn transact_item(&self, write: &Write, now: i64) -> Result<TransactWriteItem, StoreError> {
-        let c = condition(write.cond(), now);
+        let c = condition(write.cond(), now)?;
         let item = match write {
             Write::Put { item, .. } => TransactWriteItem::builder().put(
                 Put::builder()

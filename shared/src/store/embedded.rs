@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use redb::{Database, ReadableDatabase, ReadableTable, StorageError, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
@@ -298,6 +299,9 @@ fn check_then_apply(txn: &WriteTransaction, writes: Vec<Write>, now: i64) -> Res
             Cond::Always => true,
             Cond::NotExists => !live,
             Cond::Exists => live,
+            Cond::Equals { attr, value } => {
+                live && stored.as_ref().and_then(|s| s.attrs.get(*attr)).unwrap_or(&Value::Null) == value
+            }
         };
         if !holds {
             return Err(StoreError::ConditionFailed { index });

@@ -69,13 +69,26 @@ impl Item {
 }
 
 /// A condition on the current state of one item, checked atomically with the write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Cond {
     Always,
     /// No live item under the key.
     NotExists,
     /// A live item under the key.
     Exists,
+    /// A live item whose attribute `attr` holds `value`; `Value::Null` stands for an absent (or
+    /// null) attribute, so records written before the attribute existed can be matched too.
+    /// Optimistic concurrency: read a value, then write on condition that it is still there.
+    Equals {
+        attr: &'static str,
+        value: Value,
+    },
+}
+
+impl Cond {
+    pub fn equals(attr: &'static str, value: impl Into<Value>) -> Cond {
+        Cond::Equals { attr, value: value.into() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -122,12 +135,12 @@ impl Write {
         }
     }
 
-    pub fn cond(&self) -> Cond {
+    pub fn cond(&self) -> &Cond {
         match self {
             Write::Put { cond, .. }
             | Write::Update { cond, .. }
             | Write::Delete { cond, .. }
-            | Write::Check { cond, .. } => *cond,
+            | Write::Check { cond, .. } => cond,
         }
     }
 }

@@ -9,6 +9,7 @@ use carpool::clock::ManualClock;
 use carpool::config::AuthConfig;
 use carpool::domain::campus::Campus;
 use carpool::http::{local_router, AppState};
+use carpool::mail::jobs::MailDispatcher;
 use carpool::mail::{Mailer, Message};
 use carpool::repo::campuses;
 use carpool::seal::KeyRing;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "marble kiosk velvet tundra";
 
 /// Keeps every message instead of sending it.
 #[derive(Default)]
@@ -41,6 +42,9 @@ pub struct App {
     pub router: Router,
     pub clock: Arc<ManualClock>,
     pub mail: Arc<Recorder>,
+    /// Delivers queued mail into `mail`; `request` runs it after every request, as the mailer
+    /// would run right after (tests of the queue itself call it, or not, themselves).
+    pub dispatcher: Arc<MailDispatcher>,
     pub store: Arc<dyn Store>,
     pub keep: Option<tempfile::TempDir>,
 }
@@ -62,8 +66,14 @@ impl Reply {
 
     /// The `name=value` part of the one session cookie set.
     pub fn session_cookie(&self) -> String {
-        let cookies = self.set_cookies();
-        assert_eq!(cookies.len(), 1, "exactly one cookie: {cookies:?}");
+        self.cookie("__Host-session")
+    }
+
+    /// The `name=value` part of the one cookie of that name set.
+    pub fn cookie(&self, name: &str) -> String {
+        let cookies: Vec<String> =
+            self.set_cookies().into_iter().filter(|c| c.starts_with(&format!("{name}="))).collect();
+        assert_eq!(cookies.len(), 1, "exactly one {name} cookie: {cookies:?}");
         cookies[0].split(';').next().unwrap().to_owned()
     }
 }
@@ -94,10 +104,17 @@ impl App {
         let mut config = test_config();
         configure(&mut config);
         let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config).unwrap();
-        App { router: local_router(state), clock, mail, store, keep: None }
+        App { dispatcher: state.mail.clone(), router: local_router(state), clock, mail, store, keep: None }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Reply {
+        let reply = self.request_only(req).await;
+        self.dispatcher.deliver_due().await.expect("queued mail delivered");
+        reply
+    }
+
+    /// A request without delivering the mail it queued.
+    pub async fn request_only(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -105,6 +122,7 @@ impl App {
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
         assert!(headers.contains_key("x-request-id"), "every response has a request id");
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "every response");
         Reply { status, headers, body }
     }
 
@@ -191,11 +209,11 @@ pub async fn embedded_prod() -> App {
 }
 
 /// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests. One
-/// fixed TOTP key ring, as every function of one deployment shares `TOTP_KEYS`.
+/// fixed TOTP key ring, as every function of one deployment shares `KEY_RING`.
 pub fn test_config() -> AuthConfig {
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    config.totp_keys = Some(KeyRing::parse("test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap());
+    config.key_ring = Some(KeyRing::parse("test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap());
     config
 }
 

@@ -1,0 +1,254 @@
+//! Sign-in (API.md Auth) with account lockout and device cookies (OWASP "Slow Down Online
+//! Guessing Attacks with Device Cookies", ASVS 5.0 V6.3.1).
+//!
+//! A browser that signed in (or reset the password) gets a signed device cookie bound to that
+//! user. Its attempts are counted on a budget of its own: the lockout and per-email limit that
+//! strangers trigger by guessing do not keep the owner out. Attempts without a valid cookie for
+//! the account share the email's budget. Either way each attempt is counted before its password
+//! is hashed, so no burst checks more than the budget (see `repo::lockout`).
+
+use super::hashing::Verdict;
+use super::views::UserView;
+use super::{AuthService, Client, SignIn, SignedIn};
+use crate::domain::email::Email;
+use crate::domain::lockout::{LockState, FAILURE_MEMORY};
+use crate::domain::password::{normalize as normalize_password, MAX_PASSWORD_CHARS};
+use crate::domain::secret;
+use crate::domain::session;
+use crate::error::{AppError, AppResult};
+use crate::mail::templates;
+use crate::rate_limit::Rule;
+use crate::repo::accounts::{self, UserRecord};
+use crate::repo::audit::{self, AuditAction};
+use crate::repo::lockout::{self, Subject};
+use crate::repo::sessions::{self, SessionRecord};
+use crate::store::{attrs, StoreError};
+use ulid::Ulid;
+
+/// What device cookies are signed for (a key of the ring derived for this use only).
+const DEVICE_COOKIE: &str = "device cookie";
+/// Tries at counting an attempt while concurrent attempts keep counting first.
+const RESERVE_TRIES: usize = 8;
+
+/// A device cookie whose signature holds: `<userId>.<nonce>.<signature>`.
+struct Device {
+    user_id: Ulid,
+    nonce: String,
+}
+
+impl AuthService {
+    pub async fn sign_in(&self, input: SignIn, client: &Client) -> AppResult<SignedIn> {
+        let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
+        let signed = input.device.as_deref().and_then(|value| self.device(value));
+        match &signed {
+            Some(device) => {
+                self.limiter
+                    .hit_both((Rule::SigninIp, &client.ip), (Rule::SigninDevice, &device.nonce))
+                    .await?
+            }
+            None => {
+                self.limiter
+                    .hit_both((Rule::SigninIp, &client.ip), (Rule::SigninEmail, email.as_str()))
+                    .await?
+            }
+        }
+        // No account has a longer password; refuse before spending any hashing on it.
+        if normalize_password(&input.password).chars().count() > MAX_PASSWORD_CHARS {
+            return Err(AppError::InvalidCredentials);
+        }
+        let nonce = signed.as_ref().map(|d| d.nonce.clone());
+        let (claim, email_lock, device_lock) =
+            lockout::claim_and_states(self.store.as_ref(), &email, nonce.as_deref()).await?;
+        // A cookie only vouches for the account it was issued to; for another, the browser is a
+        // stranger and the email's limit applies after all.
+        let device = signed.filter(|d| claim == Some(d.user_id));
+        if device.is_none() && nonce.is_some() {
+            self.limiter.hit(Rule::SigninEmail, email.as_str()).await?;
+        }
+        let (subject, lock) = match &device {
+            Some(d) => (Subject::Device(&d.nonce), device_lock),
+            None => (Subject::Email(&email), email_lock),
+        };
+        let account = async {
+            match claim {
+                Some(id) => Ok(accounts::user_with_driver(self.store.as_ref(), id).await?),
+                None => Ok(None),
+            }
+        };
+        let (counted, found) =
+            tokio::try_join!(self.count_attempt(subject, lock, &email, claim, client), account)?;
+
+        let Some((user, driver)) = found else {
+            self.burn_decoy(input.password).await?;
+            let detail = Some("unknown email".into());
+            self.audit(AuditAction::SignInFailed, None, email.as_str(), client, detail).await;
+            self.settle_failure(subject, counted, None, &email, client).await?;
+            return Err(AppError::InvalidCredentials);
+        };
+        let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
+        let Verdict::Match { needs_rehash } = verdict else {
+            let detail = Some(trust_note("wrong password", device.is_some()));
+            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
+            self.settle_failure(subject, counted, Some(&user), &email, client).await?;
+            return Err(AppError::InvalidCredentials);
+        };
+        // The password was right: this attempt was no failure, whatever comes next.
+        let clear = lockout::clear(subject);
+        if !user.email_verified {
+            self.store.write(vec![clear]).await?;
+            let detail = Some("email not verified".into());
+            self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
+            return Err(AppError::EmailNotVerified);
+        }
+        let proof = match user.two_factor_enabled {
+            true => match self.sign_in_second_factor(&user, input.totp_code.as_deref(), client).await {
+                Ok(proof) => Some(proof),
+                Err(e) => {
+                    self.store.write(vec![clear]).await?;
+                    return Err(e);
+                }
+            },
+            false => None,
+        };
+        let campus = self.user_campus(&user).await?;
+
+        let now = self.now();
+        let token = secret::new_session_token(user.id);
+        let session = SessionRecord {
+            id: Ulid::new(),
+            user_id: user.id,
+            remember_me: input.remember_me,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: session::expiry(input.remember_me, now, now),
+            user_agent: client.user_agent.clone(),
+        };
+        let mut writes = Vec::new();
+        let recovery_code = proof.as_ref().is_some_and(|p| p.recovery_code);
+        // Using up the code leads the transaction (see `SecondFactorProof`).
+        writes.extend(proof.map(|p| p.write));
+        writes.push(sessions::put(&token.digest(), &session));
+        writes.push(clear.clone());
+        if needs_rehash {
+            // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in.
+            let upgraded = self.hash(input.password).await?;
+            writes.push(accounts::update_user(user.id, attrs([("passwordHash", upgraded.into())])));
+        }
+        let detail = Some(trust_note(&format!("session {}", session.id), device.is_some()));
+        writes.push(audit::put(&self.audit_record(
+            AuditAction::SignInSucceeded,
+            Some(user.id),
+            email.as_str(),
+            client,
+            detail,
+        )));
+        match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
+                self.store.write(vec![clear]).await?;
+                self.second_factor_failed_at_sign_in(&user).await;
+                return Err(self.second_factor_refused(&user, client).await);
+            }
+            other => other?,
+        }
+        if recovery_code {
+            self.recovery_code_used(&user, client).await;
+        }
+        Ok(SignedIn {
+            user: UserView::new(&user, &driver, &campus),
+            token,
+            remember_me: input.remember_me,
+            device_cookie: self.issue_device_cookie(user.id)?,
+        })
+    }
+
+    /// Counts the attempt on the subject's budget before any hashing; returns its number in the
+    /// count. Refused (`423`) while the subject is locked or its budget is taken by attempts
+    /// still in flight.
+    async fn count_attempt(
+        &self,
+        subject: Subject<'_>,
+        mut state: Option<LockState>,
+        email: &Email,
+        claim: Option<Ulid>,
+        client: &Client,
+    ) -> AppResult<i64> {
+        for _ in 0..RESERVE_TRIES {
+            let now = self.clock.epoch_seconds();
+            if let Err(refused) = state.as_ref().map_or(Ok(()), |s| s.admits(now)) {
+                // Even the right password waits: the lock is on the subject, not on a guess.
+                let detail = Some("locked".into());
+                self.audit(AuditAction::SignInFailed, claim, email.as_str(), client, detail).await;
+                return Err(AppError::AccountLocked { retry_after_secs: refused.retry_after_secs });
+            }
+            let forget_at = now + FAILURE_MEMORY.whole_seconds();
+            match self.store.write(vec![lockout::reserve(subject, state.as_ref(), forget_at)]).await {
+                Ok(()) => return Ok(state.map_or(1, |s| s.failures + 1)),
+                Err(StoreError::ConditionFailed { .. }) => {
+                    state = lockout::load(self.store.as_ref(), subject).await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Attempts this concurrent are an attack on the budget, not a person signing in.
+        Err(AppError::AccountLocked { retry_after_secs: 1 })
+    }
+
+    /// A wrong password, counted already: the one that uses the budget up locks the subject, and
+    /// the owner of a verified account is told.
+    async fn settle_failure(
+        &self,
+        subject: Subject<'_>,
+        counted: i64,
+        owner: Option<&UserRecord>,
+        email: &Email,
+        client: &Client,
+    ) -> AppResult<()> {
+        let now = self.clock.epoch_seconds();
+        let Some(locked) = LockState::lock_after_failure(counted, now) else { return Ok(()) };
+        let until = locked.locked_until.unwrap_or(now);
+        let forget_at = until + FAILURE_MEMORY.whole_seconds();
+        match self.store.write(vec![lockout::lock(subject, &locked, forget_at)]).await {
+            // A success cleared the count meanwhile: the owner is in, nothing to lock.
+            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+            other => other?,
+        }
+        let minutes = (until - now) / 60;
+        let what = format!("{counted} consecutive failures, {}", templates::minutes(minutes));
+        let detail = Some(trust_note(&what, matches!(subject, Subject::Device(_))));
+        self.audit(AuditAction::AccountLocked, owner.map(|u| u.id), email.as_str(), client, detail).await;
+        // Only an address that confirmed its account hears of it (nothing else mails an address
+        // that has confirmed nothing, which would make sign-in a way to mail-bomb it).
+        if let Some(user) = owner.filter(|u| u.email_verified) {
+            let message = templates::account_locked(&self.config.app_url, &user.email, &user.name, minutes);
+            self.queue_mail(user, message).await;
+        }
+        Ok(())
+    }
+
+    /// A new device cookie value for `user`: after a sign-in, and after a password reset (which
+    /// proves the mailbox, and so lets its owner in even while strangers keep the email locked).
+    pub(super) fn issue_device_cookie(&self, user: Ulid) -> AppResult<String> {
+        let data = format!("{user}.{}", secret::new_token().expose());
+        Ok(format!("{data}.{}", self.key_ring()?.sign(DEVICE_COOKIE, data.as_bytes())))
+    }
+
+    /// The device a cookie value names, when its signature holds.
+    fn device(&self, value: &str) -> Option<Device> {
+        let mut parts = value.splitn(3, '.');
+        let (user, nonce, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        let user_id = Ulid::from_string(user).ok()?;
+        let nonce = secret::parse_token(nonce).ok()?;
+        let data = format!("{user_id}.{}", nonce.expose());
+        self.key_ring()
+            .ok()?
+            .verify(DEVICE_COOKIE, data.as_bytes(), signature)
+            .then(|| Device { user_id, nonce: nonce.expose().to_owned() })
+    }
+}
+
+fn trust_note(detail: &str, trusted_device: bool) -> String {
+    match trusted_device {
+        true => format!("{detail} (trusted device)"),
+        false => detail.to_owned(),
+    }
+}
