@@ -253,9 +253,10 @@ async fn main() {
         )
         .await;
     let addresses = ["bench@example.edu", "pending@example.edu", "nobody-at-all@example.edu"];
-    for (name, path) in
-        [("forgot-password", "/api/auth/password/forgot"), ("resend-verification", "/api/auth/resend-verification")]
-    {
+    for (name, path) in [
+        ("forgot-password", "/api/auth/password/forgot"),
+        ("resend-verification", "/api/auth/resend-verification"),
+    ] {
         let mut samples: [Vec<Duration>; 3] = Default::default();
         for _ in 0..300 {
             for (email, times) in addresses.iter().zip(samples.iter_mut()) {

@@ -175,12 +175,7 @@ async fn strength_meter_shares_the_rules(app: App) {
 
 /// The tokens of every reset mail to `to`, oldest first.
 fn reset_tokens(app: &App, to: &str) -> Vec<String> {
-    app.mail
-        .to(to)
-        .iter()
-        .filter_map(|m| m.text.split("reset-password?token=").nth(1))
-        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
-        .collect()
+    app.mail.link_tokens(to, "reset-password")
 }
 
 async fn a_reset_or_a_change_kills_every_other_reset_link(app: App) {

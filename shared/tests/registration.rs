@@ -30,12 +30,7 @@ async fn register_as(app: &App, email: &str, password: &str, name: &str, user_ag
 }
 
 fn link_tokens(app: &App, to: &str) -> Vec<String> {
-    app.mail
-        .to(to)
-        .iter()
-        .filter_map(|m| m.text.split("verify-email?token=").nth(1))
-        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
-        .collect()
+    app.mail.link_tokens(to, "verify-email")
 }
 
 async fn verify(app: &App, token: &str) -> Reply {

@@ -20,7 +20,7 @@ use crate::domain::session;
 use crate::error::{AppError, AppResult};
 use crate::mail::jobs::{AccountRequest, AccountRequests, Job, MailQueue, Resolved};
 use crate::mail::Message;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimiter, Rule};
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::audit::{self, AuditAction, AuditRecord};
 use crate::repo::campuses::CampusDirectory;
@@ -370,8 +370,17 @@ impl AuthService {
         }
     }
 
-    /// Queues a request whose mail depends on the account behind `email` (see `AccountRequests`).
-    async fn queue_account_request(&self, request: AccountRequest, email: &Email) -> AppResult<()> {
+    /// Takes a request whose mail depends on the account behind `email` (see
+    /// `AccountRequests`): limited per IP and per address, then queued, the same work whoever asks.
+    async fn queue_account_request(
+        &self,
+        request: AccountRequest,
+        email: &str,
+        client: &Client,
+        (per_ip, per_email): (Rule, Rule),
+    ) -> AppResult<()> {
+        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.limiter.hit_both((per_ip, &client.ip), (per_email, email.as_str())).await?;
         let job = Job::AccountRequest { request, email: email.to_string() };
         self.store.write(vec![self.mail.write(&job)?]).await?;
         self.mail.wake();

@@ -30,9 +30,8 @@ impl AuthService {
     /// and the mailer mails a link if a verified account is behind the address
     /// (`resolve_password_reset`).
     pub async fn forgot_password(&self, email: &str, client: &Client) -> AppResult<()> {
-        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::ForgotIp, &client.ip), (Rule::ForgotEmail, email.as_str())).await?;
-        self.queue_account_request(AccountRequest::PasswordReset, &email).await
+        let limits = (Rule::ForgotIp, Rule::ForgotEmail);
+        self.queue_account_request(AccountRequest::PasswordReset, email, client, limits).await
     }
 
     /// A reset link for a verified account, issued under its current password stamp.

@@ -181,9 +181,8 @@ impl AuthService {
     /// Always answers the same and costs the same: the request only queues itself; the mailer
     /// decides (`resolve_verification_resend`).
     pub async fn resend_verification(&self, email: &str, client: &Client) -> AppResult<()> {
-        let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((Rule::ResendIp, &client.ip), (Rule::ResendEmail, email.as_str())).await?;
-        self.queue_account_request(AccountRequest::VerificationResend, &email).await
+        let limits = (Rule::ResendIp, Rule::ResendEmail);
+        self.queue_account_request(AccountRequest::VerificationResend, email, client, limits).await
     }
 
     /// A new link for an unverified account's current registration; the previous link dies.

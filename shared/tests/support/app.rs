@@ -36,6 +36,16 @@ impl Recorder {
     pub fn to(&self, to: &str) -> Vec<Message> {
         self.0.lock().unwrap().iter().filter(|m| m.to == to).cloned().collect()
     }
+
+    /// The tokens of the `<path>?token=` links mailed to `to`, oldest first.
+    pub fn link_tokens(&self, to: &str, path: &str) -> Vec<String> {
+        let marker = format!("{path}?token=");
+        self.to(to)
+            .iter()
+            .filter_map(|m| m.text.split(&marker).nth(1))
+            .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    }
 }
 
 pub struct App {
