@@ -43,7 +43,8 @@ on_both_stores!(embedded_app, dynamo_app; fifth_failure_locks_and_locks_grow,
     a_burst_checks_at_most_five_passwords,
     a_trusted_device_is_not_locked_out_by_strangers,
     a_device_cookie_only_vouches_for_its_own_account,
-    a_password_reset_trusts_the_browser_that_did_it
+    a_password_reset_trusts_the_browser_that_did_it,
+    a_new_password_makes_earlier_devices_strangers
 );
 
 async fn signin_from(app: &App, email: &str, password: &str, device: &str) -> Reply {
@@ -211,4 +212,17 @@ async fn concurrent_failures_lock_once(app: App) {
     let notices = app.mail.to("wes@example.edu").into_iter().filter(|m| m.subject.contains("locked")).count();
     assert!((1..=2).contains(&notices), "one notice per lock reached ({notices})");
     assert_eq!(signin(&app, "wes@example.edu", PASSWORD).await.status, StatusCode::LOCKED);
+}
+
+async fn a_new_password_makes_earlier_devices_strangers(app: App) {
+    let device = trusted_device(&app, "bea@example.edu").await;
+    let session = signin(&app, "bea@example.edu", PASSWORD).await.session_cookie();
+    let new = "a changed passphrase 77";
+    let change = json!({"currentPassword": PASSWORD, "password": new});
+    assert_eq!(app.post("/api/auth/password/change", change, Some(&session)).await.status, StatusCode::OK);
+    for _ in 0..5 {
+        signin(&app, "bea@example.edu", WRONG).await;
+    }
+    let old_device = signin_from(&app, "bea@example.edu", new, &device).await;
+    assert_eq!(old_device.status, StatusCode::LOCKED, "a cookie from before the change vouches no more");
 }

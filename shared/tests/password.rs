@@ -15,6 +15,7 @@ on_both_stores!(embedded, dynamo; forgot_answers_alike_and_mails_only_verified_a
     reset_works_while_locked_and_ends_the_lock,
     change_needs_the_current_password_and_keeps_this_session,
     a_reset_or_a_change_kills_every_other_reset_link,
+    a_session_begun_before_a_reset_dies_even_if_the_reset_missed_it,
     strength_meter_shares_the_rules
 );
 
@@ -204,4 +205,37 @@ async fn a_reset_or_a_change_kills_every_other_reset_link(app: App) {
     assert_eq!(stale.code(), "invalid_token");
     let signin = json!({"email": "kit@example.edu", "password": "copper falcon meadow 88"});
     assert_eq!(app.post("/api/auth/signin", signin, None).await.status, StatusCode::OK);
+}
+
+/// A sign-in with the old password that commits after the reset listed the sessions to end
+/// (simulated by putting its session back) is still dead: it began under the old password.
+async fn a_session_begun_before_a_reset_dies_even_if_the_reset_missed_it(app: App) {
+    use carpool::repo::sessions;
+    use carpool::store::{Cond, Write};
+    let cookie = app.signed_in("rae@example.edu", false).await;
+    let me = app.get("/api/auth/session", Some(&cookie)).await;
+    let user: ulid::Ulid = me.body["user"]["id"].as_str().unwrap().parse().unwrap();
+    let (digest, _) = sessions::list(app.store.as_ref(), user).await.unwrap().remove(0);
+    let racing = app.store.get(&sessions::session_key(user, &digest)).await.unwrap().unwrap();
+
+    forgot(&app, "rae@example.edu").await;
+    let token = reset_token(&app, "rae@example.edu");
+    let reset = app.post("/api/auth/password/reset", json!({"token": token, "password": NEW}), None).await;
+    assert_eq!(reset.status, StatusCode::OK);
+    app.store.write(vec![Write::Put { item: racing, cond: Cond::Always }]).await.unwrap();
+    assert_eq!(app.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+
+    // A change keeps the session that made it, and ends the others the same way.
+    let mine = app
+        .post("/api/auth/signin", json!({"email": "rae@example.edu", "password": NEW}), None)
+        .await
+        .session_cookie();
+    let other = app
+        .post("/api/auth/signin", json!({"email": "rae@example.edu", "password": NEW}), None)
+        .await
+        .session_cookie();
+    let change = json!({"currentPassword": NEW, "password": "copper falcon meadow 88"});
+    assert_eq!(app.post("/api/auth/password/change", change, Some(&mine)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/auth/session", Some(&mine)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/auth/session", Some(&other)).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -164,7 +164,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     config.key_ring = Some(match args.key_ring {
         Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("KEY_RING: {e}"))?,
-        None => KeyRing::load_or_create(&args.data_dir.join("key-ring"))?,
+        None => KeyRing::load_or_create(&key_ring_file(&args.data_dir)?)?,
     });
     let state = AppState::new(store, mailer, clock, config)?;
     tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
@@ -183,6 +183,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve(listener, app, timeouts, shutdown_signal()).await;
     tracing::info!("carpool-local stopped");
     Ok(())
+}
+
+/// `<data-dir>/key-ring`; a data directory from before the key ring sealed more than TOTP keys
+/// has it as `totp-keys`, which is renamed so its enrolments still open.
+fn key_ring_file(data_dir: &std::path::Path) -> std::io::Result<PathBuf> {
+    let (current, earlier) = (data_dir.join("key-ring"), data_dir.join("totp-keys"));
+    if !current.exists() && earlier.exists() {
+        std::fs::rename(&earlier, &current)?;
+    }
+    Ok(current)
 }
 
 /// The mailer's work in AWS: deliver queued mail as soon as a request queues it, and retry what

@@ -268,6 +268,8 @@ impl RawResponse {
         assert_eq!(self.body["error"]["code"], code, "{}", self.body);
         assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.body);
         assert!(self.header("x-request-id").is_some_and(|id| !id.is_empty()), "{}", self.head);
+        assert_eq!(self.header("x-content-type-options"), Some("nosniff"), "{}", self.head);
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{}", self.head);
     }
 }
 

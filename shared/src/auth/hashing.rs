@@ -196,7 +196,10 @@ impl HashingPool {
     ) -> Result<T, String> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(work());
+            // Nobody waits any more (the request timed out or its client left): skip the work.
+            if !done.is_closed() {
+                let _ = done.send(work());
+            }
         });
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).send(job).map_err(|_| "hashing pool stopped")?;
         result.await.map_err(|_| "hashing job failed".to_owned())

@@ -276,6 +276,7 @@ impl AuthService {
     pub async fn sessions(&self, cookie: &str) -> AppResult<Vec<SessionListEntry>> {
         let current = self.authenticate(cookie).await?;
         let mut all = sessions::list(self.store.as_ref(), current.user_id).await?;
+        all.retain(|(_, s)| s.outlived_by(&current.loaded.user));
         all.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
         Ok(all.iter().map(|(digest, s)| SessionListEntry::new(s, *digest == current.digest)).collect())
     }

@@ -73,6 +73,7 @@ impl AuthService {
         self.check_new_password(&user, password)?;
         let hash = self.hash(password.to_owned()).await?;
         let email = Email::parse(&user.email).map_err(|e| AppError::Internal(e.to_string()))?;
+        let stamp = Ulid::new();
         let mut writes = vec![
             tokens::consume(&token),
             accounts::update_user_if(
@@ -80,7 +81,7 @@ impl AuthService {
                 attrs([
                     ("passwordHash", hash.into()),
                     ("emailVerified", true.into()),
-                    (PASSWORD_STAMP, stamp_value(Some(Ulid::new()))),
+                    (PASSWORD_STAMP, stamp_value(Some(stamp))),
                 ]),
                 Cond::equals(PASSWORD_STAMP, stamp_value(record.stamp)),
             ),
@@ -94,7 +95,7 @@ impl AuthService {
         }
         self.mail.wake();
         self.audit(AuditAction::PasswordReset, Some(user.id), &user.email, client, None).await;
-        self.issue_device_cookie(user.id)
+        self.issue_device_cookie(&UserRecord { password_stamp: Some(stamp), ..user })
     }
 
     /// Changes the password of the signed-in user, who proves it with the current one; this

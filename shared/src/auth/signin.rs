@@ -11,7 +11,7 @@ use super::hashing::Verdict;
 use super::views::UserView;
 use super::{AuthService, Client, SignIn, SignedIn};
 use crate::domain::email::Email;
-use crate::domain::lockout::{LockState, FAILURE_MEMORY};
+use crate::domain::lockout::{lock_after, LockState, FAILURE_MEMORY};
 use crate::domain::password::{normalize as normalize_password, MAX_PASSWORD_CHARS};
 use crate::domain::secret;
 use crate::domain::session;
@@ -22,7 +22,7 @@ use crate::repo::accounts::{self, UserRecord};
 use crate::repo::audit::{self, AuditAction};
 use crate::repo::lockout::{self, Subject};
 use crate::repo::sessions::{self, SessionRecord};
-use crate::store::{attrs, StoreError};
+use crate::store::{attrs, Cond, StoreError};
 use ulid::Ulid;
 
 /// What device cookies are signed for (a key of the ring derived for this use only).
@@ -30,10 +30,18 @@ const DEVICE_COOKIE: &str = "device cookie";
 /// Tries at counting an attempt while concurrent attempts keep counting first.
 const RESERVE_TRIES: usize = 8;
 
-/// A device cookie whose signature holds: `<userId>.<nonce>.<signature>`.
+/// A device cookie whose signature holds: `<userId>.<passwordStamp>.<nonce>.<signature>`. The
+/// password stamp binds it to the password it proved: a reset or change makes every earlier
+/// device a stranger again, so cookies collected with a stolen password stop helping.
 struct Device {
     user_id: Ulid,
+    password_stamp: String,
     nonce: String,
+}
+
+/// The password stamp as a device cookie carries it (`-` for accounts from before stamps).
+fn stamp_text(stamp: Option<Ulid>) -> String {
+    stamp.map_or_else(|| "-".to_owned(), |s| s.to_string())
 }
 
 impl AuthService {
@@ -67,7 +75,7 @@ impl AuthService {
         }
         let (subject, lock) = match &device {
             Some(d) => (Subject::Device(&d.nonce), device_lock),
-            None => (Subject::Email(&email), email_lock),
+            None => (Subject::Email(&email), email_lock.clone()),
         };
         let account = async {
             match claim {
@@ -75,21 +83,36 @@ impl AuthService {
                 None => Ok(None),
             }
         };
-        let (counted, found) =
+        let (mut counted, found) =
             tokio::try_join!(self.count_attempt(subject, lock, &email, claim, client), account)?;
+        // A device that proved an earlier password is a stranger to this one: its attempt counts
+        // on the email's budget too (one more round trip, only for such stale cookies).
+        let stale = device
+            .as_ref()
+            .zip(found.as_ref())
+            .is_some_and(|(d, (user, _))| d.password_stamp != stamp_text(user.password_stamp));
+        let (trusted, subject) = match stale {
+            false => (device.is_some(), subject),
+            true => {
+                self.limiter.hit(Rule::SigninEmail, email.as_str()).await?;
+                let subject = Subject::Email(&email);
+                counted = self.count_attempt(subject, email_lock, &email, claim, client).await?;
+                (false, subject)
+            }
+        };
 
         let Some((user, driver)) = found else {
             self.burn_decoy(input.password).await?;
             let detail = Some("unknown email".into());
             self.audit(AuditAction::SignInFailed, None, email.as_str(), client, detail).await;
-            self.settle_failure(subject, counted, None, &email, client).await?;
+            self.settle_failure(subject, &counted, None, &email, client).await;
             return Err(AppError::InvalidCredentials);
         };
         let verdict = self.verify(input.password.clone(), user.password_hash.clone()).await?;
         let Verdict::Match { needs_rehash } = verdict else {
-            let detail = Some(trust_note("wrong password", device.is_some()));
+            let detail = Some(trust_note("wrong password", trusted));
             self.audit(AuditAction::SignInFailed, Some(user.id), email.as_str(), client, detail).await;
-            self.settle_failure(subject, counted, Some(&user), &email, client).await?;
+            self.settle_failure(subject, &counted, Some(&user), &email, client).await;
             return Err(AppError::InvalidCredentials);
         };
         // The password was right: this attempt was no failure, whatever comes next.
@@ -122,6 +145,7 @@ impl AuthService {
             last_seen_at: now,
             expires_at: session::expiry(input.remember_me, now, now),
             user_agent: client.user_agent.clone(),
+            password_stamp: user.password_stamp,
         };
         let mut writes = Vec::new();
         let recovery_code = proof.as_ref().is_some_and(|p| p.recovery_code);
@@ -129,12 +153,19 @@ impl AuthService {
         writes.extend(proof.map(|p| p.write));
         writes.push(sessions::put(&token.digest(), &session));
         writes.push(clear.clone());
+        let rehash_at = needs_rehash.then_some(writes.len());
         if needs_rehash {
-            // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in.
+            // Legacy bcrypt (or weaker argon2) hashes are upgraded on a successful sign-in, unless
+            // the password changed meanwhile (a reset must never be undone by an old password).
             let upgraded = self.hash(input.password).await?;
-            writes.push(accounts::update_user(user.id, attrs([("passwordHash", upgraded.into())])));
+            let unchanged = Cond::equals("passwordHash", user.password_hash.clone());
+            writes.push(accounts::update_user_if(
+                user.id,
+                attrs([("passwordHash", upgraded.into())]),
+                unchanged,
+            ));
         }
-        let detail = Some(trust_note(&format!("session {}", session.id), device.is_some()));
+        let detail = Some(trust_note(&format!("session {}", session.id), trusted));
         writes.push(audit::put(&self.audit_record(
             AuditAction::SignInSucceeded,
             Some(user.id),
@@ -143,6 +174,9 @@ impl AuthService {
             detail,
         )));
         match self.store.write(writes).await {
+            Err(StoreError::ConditionFailed { index }) if Some(index) == rehash_at => {
+                return Err(AppError::InvalidCredentials);
+            }
             Err(StoreError::ConditionFailed { index: 0 }) if user.two_factor_enabled => {
                 self.store.write(vec![clear]).await?;
                 self.second_factor_failed_at_sign_in(&user).await;
@@ -157,12 +191,12 @@ impl AuthService {
             user: UserView::new(&user, &driver, &campus),
             token,
             remember_me: input.remember_me,
-            device_cookie: self.issue_device_cookie(user.id)?,
+            device_cookie: self.issue_device_cookie(&user)?,
         })
     }
 
-    /// Counts the attempt on the subject's budget before any hashing; returns its number in the
-    /// count. Refused (`423`) while the subject is locked or its budget is taken by attempts
+    /// Counts the attempt on the subject's budget before any hashing; returns the state with it
+    /// counted. Refused (`423`) while the subject is locked or its budget is taken by attempts
     /// still in flight.
     async fn count_attempt(
         &self,
@@ -171,7 +205,7 @@ impl AuthService {
         email: &Email,
         claim: Option<Ulid>,
         client: &Client,
-    ) -> AppResult<i64> {
+    ) -> AppResult<LockState> {
         for _ in 0..RESERVE_TRIES {
             let now = self.clock.epoch_seconds();
             if let Err(refused) = state.as_ref().map_or(Ok(()), |s| s.admits(now)) {
@@ -181,8 +215,9 @@ impl AuthService {
                 return Err(AppError::AccountLocked { retry_after_secs: refused.retry_after_secs });
             }
             let forget_at = now + FAILURE_MEMORY.whole_seconds();
-            match self.store.write(vec![lockout::reserve(subject, state.as_ref(), forget_at)]).await {
-                Ok(()) => return Ok(state.map_or(1, |s| s.failures + 1)),
+            let next = state.clone().unwrap_or_default().with_attempt(now);
+            match self.store.write(vec![lockout::reserve(subject, state.as_ref(), &next, forget_at)]).await {
+                Ok(()) => return Ok(next),
                 Err(StoreError::ConditionFailed { .. }) => {
                     state = lockout::load(self.store.as_ref(), subject).await?
                 }
@@ -193,27 +228,19 @@ impl AuthService {
         Err(AppError::AccountLocked { retry_after_secs: 1 })
     }
 
-    /// A wrong password, counted already: the one that uses the budget up locks the subject, and
-    /// the owner of a verified account is told.
+    /// A wrong password, counted (and any lock it started written) already: record the lock the
+    /// failure confirms, and tell the owner of a verified account.
     async fn settle_failure(
         &self,
         subject: Subject<'_>,
-        counted: i64,
+        counted: &LockState,
         owner: Option<&UserRecord>,
         email: &Email,
         client: &Client,
-    ) -> AppResult<()> {
-        let now = self.clock.epoch_seconds();
-        let Some(locked) = LockState::lock_after_failure(counted, now) else { return Ok(()) };
-        let until = locked.locked_until.unwrap_or(now);
-        let forget_at = until + FAILURE_MEMORY.whole_seconds();
-        match self.store.write(vec![lockout::lock(subject, &locked, forget_at)]).await {
-            // A success cleared the count meanwhile: the owner is in, nothing to lock.
-            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-            other => other?,
-        }
-        let minutes = (until - now) / 60;
-        let what = format!("{counted} consecutive failures, {}", templates::minutes(minutes));
+    ) {
+        let Some(period) = lock_after(counted.failures) else { return };
+        let minutes = period.whole_minutes();
+        let what = format!("{} consecutive failures, {}", counted.failures, templates::minutes(minutes));
         let detail = Some(trust_note(&what, matches!(subject, Subject::Device(_))));
         self.audit(AuditAction::AccountLocked, owner.map(|u| u.id), email.as_str(), client, detail).await;
         // Only an address that confirmed its account hears of it (nothing else mails an address
@@ -222,27 +249,28 @@ impl AuthService {
             let message = templates::account_locked(&self.config.app_url, &user.email, &user.name, minutes);
             self.queue_mail(user, message).await;
         }
-        Ok(())
     }
 
     /// A new device cookie value for `user`: after a sign-in, and after a password reset (which
     /// proves the mailbox, and so lets its owner in even while strangers keep the email locked).
-    pub(super) fn issue_device_cookie(&self, user: Ulid) -> AppResult<String> {
-        let data = format!("{user}.{}", secret::new_token().expose());
+    pub(super) fn issue_device_cookie(&self, user: &UserRecord) -> AppResult<String> {
+        let data =
+            format!("{}.{}.{}", user.id, stamp_text(user.password_stamp), secret::new_token().expose());
         Ok(format!("{data}.{}", self.key_ring()?.sign(DEVICE_COOKIE, data.as_bytes())))
     }
 
     /// The device a cookie value names, when its signature holds.
     fn device(&self, value: &str) -> Option<Device> {
-        let mut parts = value.splitn(3, '.');
-        let (user, nonce, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        let mut parts = value.splitn(4, '.');
+        let (user, stamp, nonce, signature) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let user_id = Ulid::from_string(user).ok()?;
         let nonce = secret::parse_token(nonce).ok()?;
-        let data = format!("{user_id}.{}", nonce.expose());
-        self.key_ring()
-            .ok()?
-            .verify(DEVICE_COOKIE, data.as_bytes(), signature)
-            .then(|| Device { user_id, nonce: nonce.expose().to_owned() })
+        let data = format!("{user_id}.{stamp}.{}", nonce.expose());
+        self.key_ring().ok()?.verify(DEVICE_COOKIE, data.as_bytes(), signature).then(|| Device {
+            user_id,
+            password_stamp: stamp.to_owned(),
+            nonce: nonce.expose().to_owned(),
+        })
     }
 }
 

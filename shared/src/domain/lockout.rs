@@ -46,14 +46,20 @@ impl LockState {
         Ok(())
     }
 
-    /// The lock the failure of the attempt counted as `failures` starts, if it is one.
-    pub fn lock_after_failure(failures: i64, now: i64) -> Option<LockState> {
-        let period = lock_after(failures)?;
-        Some(LockState {
-            failures,
-            locked_until: Some(now + period.whole_seconds()),
-            allowance: Some(failures + THRESHOLD),
-        })
+    /// The state once one more attempt is counted at `now`. The attempt that uses the budget up
+    /// starts the lock at once, while its password is still being checked (a success clears it):
+    /// a request that dies half-way then leaves an ordinary lock behind, never a budget that
+    /// nothing frees.
+    pub fn with_attempt(&self, now: i64) -> LockState {
+        let failures = self.failures + 1;
+        match lock_after(failures) {
+            Some(period) => LockState {
+                failures,
+                locked_until: Some(now + period.whole_seconds()),
+                allowance: Some(failures + THRESHOLD),
+            },
+            None => LockState { failures, ..self.clone() },
+        }
     }
 }
 
@@ -98,14 +104,18 @@ mod tests {
             state.failures += 1;
         }
         assert_eq!(state.admits(now), Err(Refused { retry_after_secs: 60 }), "the budget is in flight");
-        let locked = LockState::lock_after_failure(state.failures, now).unwrap();
-        assert_eq!(locked.admits(now + 59), Err(Refused { retry_after_secs: 1 }));
-        let mut after = locked.clone();
+        let mut counted = LockState::default();
+        for _ in 0..THRESHOLD {
+            assert_eq!(counted.admits(now), Ok(()));
+            counted = counted.with_attempt(now);
+        }
+        assert_eq!(counted.locked_until, Some(now + 60), "the fifth attempt starts the lock");
+        assert_eq!(counted.admits(now + 59), Err(Refused { retry_after_secs: 1 }));
+        let mut after = counted.clone();
         for _ in 0..THRESHOLD {
             assert_eq!(after.admits(now + 60), Ok(()));
-            after.failures += 1;
+            after = after.with_attempt(now + 60);
         }
-        assert!(after.admits(now + 60).is_err());
-        assert_eq!(LockState::lock_after_failure(3, now), None);
+        assert_eq!(after.locked_until, Some(now + 60 + 300), "the next lock is longer");
     }
 }

@@ -158,8 +158,9 @@ fn build(state: AppState, functions: &[Function], edge_check: bool) -> Router {
     routes
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.origins.clone(), origin::guard))
-        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(limits::guard))
+        // Outside every reject above, so those answers carry the headers too.
+        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_log::request_log))
         .with_state(state)
 }

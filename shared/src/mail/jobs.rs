@@ -254,12 +254,17 @@ impl MailDispatcher {
             let now = self.queue.clock.epoch_seconds();
             let due = mail_jobs::due(self.store.as_ref(), now, REDRIVE_BATCH).await?;
             for id in &due {
-                match self.deliver(*id).await? {
-                    Delivery::Sent => summary.sent += 1,
-                    Delivery::NothingToSend => summary.nothing_to_send += 1,
-                    Delivery::WillRetry => summary.will_retry += 1,
-                    Delivery::GaveUp => summary.gave_up += 1,
-                    Delivery::Skipped => summary.skipped += 1,
+                // One job's trouble never holds up the others: it comes due again by itself.
+                match self.deliver(*id).await {
+                    Ok(Delivery::Sent) => summary.sent += 1,
+                    Ok(Delivery::NothingToSend) => summary.nothing_to_send += 1,
+                    Ok(Delivery::WillRetry) => summary.will_retry += 1,
+                    Ok(Delivery::GaveUp) => summary.gave_up += 1,
+                    Ok(Delivery::Skipped) => summary.skipped += 1,
+                    Err(e) => {
+                        warn!(job = %id, error = %e, "mail job not delivered; it comes due again");
+                        summary.will_retry += 1;
+                    }
                 }
             }
             // Every job handled here moved out of the due range; a short batch was the last.

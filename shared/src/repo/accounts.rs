@@ -79,7 +79,7 @@ pub fn driver_key(id: Ulid) -> Key {
 }
 
 /// Keyed by the normalised email (see `Email::parse`).
-pub(crate) fn email_key(email: &str) -> Key {
+pub fn email_key(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "EMAIL")
 }
 

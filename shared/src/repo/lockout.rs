@@ -5,13 +5,14 @@
 //!
 //! Each attempt is counted before its password is hashed (a reservation, written on condition
 //! that the count is still the one read), so concurrent attempts cannot check more passwords
-//! than the budget allows: a success clears the count, a failure leaves it, and the failure that
-//! uses the budget up locks the subject. An attempt that dies half-way counts as a failure.
+//! than the budget allows: a success clears the count, a failure leaves it, and the attempt that
+//! uses the budget up locks the subject as it is counted, so a request that dies half-way leaves an
+//! ordinary lock (and counts as a failure), never a budget nothing frees.
 
 use super::accounts::{decode_claim, email_key};
 use super::{from_item, to_attrs};
 use crate::domain::email::Email;
-use crate::domain::lockout::LockState;
+use crate::domain::lockout::{LockState, FAILURE_MEMORY};
 use crate::store::{Cond, Item, Key, Store, StoreError, Write};
 use ulid::Ulid;
 
@@ -56,35 +57,23 @@ pub async fn load(store: &dyn Store, subject: Subject<'_>) -> Result<Option<Lock
     decode(store.get_many(&[key(subject)]).await?.pop().flatten())
 }
 
-/// Counts one more attempt of `subject`, on condition that the state is still `read` (`None`:
-/// no state yet). A failure means another attempt counted first: read again.
-pub fn reserve(subject: Subject<'_>, read: Option<&LockState>, forget_at: i64) -> Write {
+/// Counts one more attempt of `subject` (`next`, from `LockState::with_attempt`), on condition
+/// that the state is still `read` (`None`: no state yet). A failure means another attempt
+/// counted first: read again. A lock it starts is remembered a day past its end.
+pub fn reserve(subject: Subject<'_>, read: Option<&LockState>, next: &LockState, forget_at: i64) -> Write {
+    let memory = FAILURE_MEMORY.whole_seconds();
+    let forget_at = next.locked_until.map_or(forget_at, |until| forget_at.max(until + memory));
     match read {
-        None => {
-            let state = LockState { failures: 1, ..LockState::default() };
-            Write::Put {
-                item: Item::new(key(subject), to_attrs(&state)).expiring(forget_at),
-                cond: Cond::NotExists,
-            }
-        }
+        None => Write::Put {
+            item: Item::new(key(subject), to_attrs(next)).expiring(forget_at),
+            cond: Cond::NotExists,
+        },
         Some(state) => Write::Update {
             key: key(subject),
-            set: to_attrs(&serde_json::json!({ "failures": state.failures + 1 })),
-            expires_at: None,
+            set: to_attrs(next),
+            expires_at: next.locked_until.is_some().then_some(forget_at),
             cond: Cond::equals("failures", state.failures),
         },
-    }
-}
-
-/// Locks the subject after its `failures`-th failure (unless a success cleared it meanwhile).
-pub fn lock(subject: Subject<'_>, locked: &LockState, forget_at: i64) -> Write {
-    Write::Update {
-        key: key(subject),
-        set: to_attrs(
-            &serde_json::json!({ "lockedUntil": locked.locked_until, "allowance": locked.allowance }),
-        ),
-        expires_at: Some(forget_at),
-        cond: Cond::equals("failures", locked.failures),
     }
 }
 

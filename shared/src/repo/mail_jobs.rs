@@ -92,6 +92,6 @@ async fn ids_in(
     limit: usize,
 ) -> Result<Vec<Ulid>, StoreError> {
     let query = Query { index: Some(Index::Gsi1), limit, ..Query::new(partition, sk) };
-    let page = store.query(&query).await?;
-    page.items.iter().map(|item| from_item::<JobRecord>(item).map(|job| job.id)).collect()
+    // Ids come from the keys, so one undecodable job cannot stop the others being found.
+    Ok(store.query(&query).await?.items.iter().filter_map(|item| job_id(&item.key.pk)).collect())
 }

@@ -25,6 +25,28 @@ pub struct SessionRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     pub user_agent: Option<String>,
+    /// The user's password stamp when the session began: a reset or change moves the stamp on,
+    /// which ends every session that began before it, even one a sign-in racing the reset
+    /// created after the reset listed the sessions to delete.
+    #[serde(default)]
+    pub password_stamp: Option<Ulid>,
+}
+
+impl SessionRecord {
+    /// Whether the session began under the user's current password.
+    pub fn outlived_by(&self, user: &UserRecord) -> bool {
+        self.password_stamp == user.password_stamp
+    }
+}
+
+/// Carries the session into a new password (the session that changed it stays).
+pub fn restamp(user: Ulid, digest: &str, stamp: Ulid) -> Write {
+    Write::Update {
+        key: session_key(user, digest),
+        set: attrs([("passwordStamp", stamp.to_string().into())]),
+        expires_at: None,
+        cond: Cond::Exists,
+    }
 }
 
 pub fn session_key(user: Ulid, digest: &str) -> Key {
@@ -55,7 +77,7 @@ pub async fn load(store: &dyn Store, user: Ulid, digest: &str) -> Result<Option<
         return Ok(None);
     };
     // The key already ties the session to this user; a mismatch would be a corrupt record.
-    if session.user_id != user_record.id {
+    if session.user_id != user_record.id || !session.outlived_by(&user_record) {
         return Ok(None);
     }
     Ok(Some(Loaded { user: user_record, driver, session }))
