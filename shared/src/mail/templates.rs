@@ -31,22 +31,23 @@ pub fn verification(
     let text = format!(
         "Hello,\n\n\
          This address was used to sign up for {PRODUCT} on {when}, from {device}.\n\
-         If that was you, confirm your email address to finish:\n\n\
+         If that sign-up was yours, confirm your email address to finish it:\n\n\
          {link}\n\n\
-         The link works once and expires in {valid_for_hours} hours. If you signed up more than once, \
-         only the link in the newest message works.\n\
-         If you did not sign up at that time, ignore this message: nothing is activated without \
-         this link.\n"
+         The link works once, expires in {valid_for_hours} hours, and finishes that sign-up only.\n\
+         If it was not yours (another time, another device), do not use the link: whoever signed \
+         up chose the password. To sign up yourself, register again: a new link comes for your \
+         own sign-up, and every earlier link stops working.\n"
     );
     let html = page(&format!(
         "<p>Hello,</p>\
-         <p>This address was used to sign up for {PRODUCT} on {when}, from {device}. If that was \
-         you, confirm your email address to finish:</p>\
+         <p>This address was used to sign up for {PRODUCT} on {when}, from {device}. If that \
+         sign-up was yours, confirm your email address to finish it:</p>\
          <p><a href=\"{link}\">Verify my email</a></p>\
          <p>Or paste this link into your browser:<br>{link}</p>\
-         <p>The link works once and expires in {valid_for_hours} hours. If you signed up more than \
-         once, only the link in the newest message works. If you did not sign up at that time, \
-         ignore this message: nothing is activated without this link.</p>",
+         <p>The link works once, expires in {valid_for_hours} hours, and finishes that sign-up \
+         only. If it was not yours (another time, another device), do not use the link: whoever \
+         signed up chose the password. To sign up yourself, register again: a new link comes for \
+         your own sign-up, and every earlier link stops working.</p>",
         device = escape(device),
         link = escape(&link),
     ));
@@ -249,7 +250,7 @@ mod tests {
         assert!(m.text.contains(&link) && m.html.contains(&link));
         for body in [&m.text, &m.html] {
             assert!(body.contains("on 24 November 2026 at 13:05 UTC, from Firefox on Linux"), "{body}");
-            assert!(body.contains("only the link in the newest message works"));
+            assert!(body.contains("do not use the link: whoever"), "{body}");
         }
         assert!(m.text.contains("24 hours"));
         assert_eq!(m.to, "a@example.edu");
