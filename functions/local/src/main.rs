@@ -6,7 +6,7 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::Router;
 use carpool::captcha::CaptchaConfig;
-use carpool::clock::SystemClock;
+use carpool::clock::{parse_offset, Clock, OffsetClock, SystemClock};
 use carpool::config::AuthConfig;
 use carpool::http::limits::{RequestTimeout, MAX_HEADER_COUNT};
 use carpool::http::{local_router, AppState};
@@ -93,6 +93,11 @@ struct Args {
     /// cookies. By default a key kept in `<data-dir>/key-ring`, created on first start.
     #[arg(long, env = "KEY_RING", hide_env_values = true)]
     key_ring: Option<String>,
+    /// Run the server's clock shifted by this much (`8d`, `-3h`, `30m`, `90s`): expiry days,
+    /// reminders and departures can be tried without waiting. Everything that reads the clock
+    /// sees the shifted time.
+    #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
+    time_offset: Option<time::Duration>,
     /// Seconds between retries of queued mail that failed (mail goes out as soon as it is queued).
     #[arg(long, value_name = "SECS", default_value_t = Secs(MAIL_REDRIVE_EVERY))]
     mail_redrive_every: Secs,
@@ -144,7 +149,10 @@ struct Timeouts {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     carpool::telemetry::init();
     let args = Args::parse();
-    let clock = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match args.time_offset {
+        Some(offset) => Arc::new(OffsetClock::new(Arc::new(SystemClock), offset)),
+        None => Arc::new(SystemClock),
+    };
     let store = Arc::new(EmbeddedStore::open(&args.data_dir, clock.clone())?);
     let added = campuses::seed(store.as_ref(), &campuses::parse_list(DEMO_CAMPUSES)?).await?;
     let outbox = args.data_dir.join("outbox");
@@ -166,7 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("KEY_RING: {e}"))?,
         None => KeyRing::load_or_create(&key_ring_file(&args.data_dir)?)?,
     });
-    let state = AppState::new(store, mailer, clock, config)?;
+    let state = AppState::new(store, mailer, clock.clone(), config)?;
     tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
     let app = local_router(state);
 
@@ -180,6 +188,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(%url, outbox = %outbox.display(), campuses_added = added, dev_mode = args.dev_mode, "carpool-local listening");
     println!("carpool-local listening on {url}");
     println!("mail outbox: {}", outbox.display());
+    if let Some(offset) = args.time_offset {
+        tracing::info!(offset_seconds = offset.whole_seconds(), "clock shifted");
+        println!("clock shifted by {offset}: it reads {}", clock.now());
+    }
     serve(listener, app, timeouts, shutdown_signal()).await;
     tracing::info!("carpool-local stopped");
     Ok(())

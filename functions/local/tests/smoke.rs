@@ -145,6 +145,31 @@ fn a_burst_of_sign_ins_keeps_memory_bounded() {
     assert!(peak < 200, "peak memory {peak} MiB: hashing memory is not bounded");
 }
 
+/// `--time-offset` shifts everything that reads the clock: here, when a new session expires.
+#[test]
+fn time_offset_shifts_the_servers_clock() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(data.path(), &["--time-offset", "-2d"]);
+    let password = "marble kiosk velvet tundra";
+    let body = json!({"email": "tim@example.edu", "password": password, "name": "Tim"});
+    let (_, reg, _) = server.call("POST", "/api/auth/register", Some(body), None);
+    let token = reg["devVerificationToken"].as_str().unwrap().to_owned();
+    server.call("POST", "/api/auth/verify-email", Some(json!({"token": token})), None);
+    let signin = json!({"email": "tim@example.edu", "password": password});
+    let (status, _, cookie) = server.call("POST", "/api/auth/signin", Some(signin), None);
+    assert_eq!(status, 200);
+    let (_, session, _) = server.call("GET", "/api/auth/session", None, cookie.as_deref());
+    let expires = session["session"]["expiresAt"].as_str().unwrap();
+    let expires =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339).unwrap();
+    // A browser session idles out 12 hours after the (shifted) now.
+    let expected = now() - 2 * 86_400 + 12 * 3600;
+    assert!((expires.unix_timestamp() - expected).abs() < 120, "{expires} vs shifted now + 12 h");
+    let refused =
+        Command::new(env!("CARGO_BIN_EXE_carpool-local")).args(["--time-offset", "3w"]).output().unwrap();
+    assert!(!refused.status.success(), "an offset without a known unit is refused");
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
