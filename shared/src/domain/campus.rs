@@ -47,12 +47,8 @@ impl Campus {
         if let Some(bad) = self.domains.iter().find(|d| !valid_domain(d) || d.to_lowercase() != **d) {
             return Err(CampusError::BadDomain(bad.clone()));
         }
-        let tz_ok = self.time_zone == "UTC"
-            || (self.time_zone.contains('/')
-                && self.time_zone.split('/').all(|part| {
-                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
-                }));
-        if !tz_ok {
+        // A real zone of the IANA database (bundled), so "today" can always be computed.
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
             return Err(CampusError::BadTimeZone(self.time_zone.clone()));
         }
         Ok(())
@@ -123,7 +119,13 @@ mod tests {
         assert_eq!(campus("Uni", "uni.edu", true).validate(), Err(CampusError::BadId));
         assert!(matches!(campus("uni", "UNI.edu", true).validate(), Err(CampusError::BadDomain(_))));
         let mut c = campus("uni", "uni.edu", true);
-        c.time_zone = "Mars".into();
-        assert!(matches!(c.validate(), Err(CampusError::BadTimeZone(_))));
+        for not_a_zone in ["Mars", "America/Springfield", "Europe/", "", "../../etc/passwd", "Mars/Olympus_Mons"] {
+            c.time_zone = not_a_zone.into();
+            assert!(matches!(c.validate(), Err(CampusError::BadTimeZone(_))), "{not_a_zone:?}");
+        }
+        for real in ["America/Chicago", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham", "UTC"] {
+            c.time_zone = real.into();
+            assert_eq!(c.validate(), Ok(()), "{real}");
+        }
     }
 }
