@@ -119,7 +119,9 @@ mod tests {
         assert_eq!(campus("Uni", "uni.edu", true).validate(), Err(CampusError::BadId));
         assert!(matches!(campus("uni", "UNI.edu", true).validate(), Err(CampusError::BadDomain(_))));
         let mut c = campus("uni", "uni.edu", true);
-        for not_a_zone in ["Mars", "America/Springfield", "Europe/", "", "../../etc/passwd", "Mars/Olympus_Mons"] {
+        for not_a_zone in
+            ["Mars", "America/Springfield", "Europe/", "", "../../etc/passwd", "Mars/Olympus_Mons"]
+        {
             c.time_zone = not_a_zone.into();
             assert!(matches!(c.validate(), Err(CampusError::BadTimeZone(_))), "{not_a_zone:?}");
         }
