@@ -20,8 +20,8 @@ use crate::mail::jobs::{AccountRequest, Job, Resolved};
 use crate::mail::templates::{self, RegistrationFacts};
 use crate::rate_limit::Rule;
 use crate::repo::accounts::{
-    self, stamp_value, Capability, DriverRecord, UserRecord, EMAIL_CLAIM_WRITE, EMAIL_VERIFIED,
-    VERIFICATION_STAMP,
+    self, stamp_value, Capability, DriverRecord, LicenseRecord, UserRecord, EMAIL_CLAIM_WRITE,
+    EMAIL_VERIFIED, VERIFICATION_STAMP,
 };
 use crate::repo::rfc3339;
 use crate::repo::tokens::{self, Purpose, TokenRecord};
@@ -47,7 +47,9 @@ impl AuthService {
             .license
             .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, now.date()))
             .transpose()
-            .map_err(|e| AppError::invalid(e.to_string()))?;
+            .map_err(|e| AppError::invalid(e.to_string()))?
+            .map(|license| self.key_ring().map(|keys| LicenseRecord::new(&license, keys)))
+            .transpose()?;
         // Per address too: registering someone's address again and again would mail-bomb it.
         self.limiter.hit(Rule::RegisterEmail, email.as_str()).await?;
         let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;

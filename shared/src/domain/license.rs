@@ -1,19 +1,18 @@
 //! Driver's license details as entered by the user (OCR checks come in the driver phase).
 
-use serde::{Deserialize, Serialize};
 use time::Date;
 
 // Calendar dates travel as `YYYY-MM-DD` (API.md), in JSON and in the store.
 time::serde::format_description!(pub ymd, Date, "[year]-[month]-[day]");
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// License details as entered and checked: held in memory only. The full number is never
+/// stored or shown (see `repo::accounts::LicenseRecord`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct License {
     pub legal_name: String,
     /// Upper-case letters and digits only (spaces and dashes removed).
     pub number: String,
     pub region: String,
-    #[serde(with = "ymd")]
     pub expires_on: Date,
 }
 

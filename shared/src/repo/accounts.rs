@@ -2,10 +2,11 @@
 
 use super::{from_item, to_attrs};
 use crate::domain::email::Email;
-use crate::domain::license::License;
+use crate::domain::license::{ymd, License};
+use crate::seal::KeyRing;
 use crate::store::{Attrs, Cond, Item, Key, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use ulid::Ulid;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,7 +63,38 @@ pub enum Capability {
 pub struct DriverRecord {
     pub capability: Capability,
     pub available: bool,
-    pub license: Option<License>,
+    pub license: Option<LicenseRecord>,
+}
+
+/// A license as stored: the number only as a keyed digest (license numbers are few and
+/// guessable, so a plain hash would not hide them; compared with `KeyRing::verify`) and its last
+/// four characters, the only part ever shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseRecord {
+    pub legal_name: String,
+    #[serde(default)]
+    pub number_digest: String,
+    #[serde(default)]
+    pub number_last4: String,
+    pub region: String,
+    #[serde(with = "ymd")]
+    pub expires_on: Date,
+}
+
+/// What a license number's digest is signed for (a key of the ring derived for this use only).
+pub const LICENSE_NUMBER: &str = "license number";
+
+impl LicenseRecord {
+    pub fn new(license: &License, keys: &KeyRing) -> Self {
+        LicenseRecord {
+            legal_name: license.legal_name.clone(),
+            number_digest: keys.sign(LICENSE_NUMBER, license.number.as_bytes()),
+            number_last4: license.number_last4().to_owned(),
+            region: license.region.clone(),
+            expires_on: license.expires_on,
+        }
+    }
 }
 
 /// Everything of one user (profile, driver profile, sessions, two-factor) lives under this key.
