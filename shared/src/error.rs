@@ -15,6 +15,9 @@ pub enum AppError {
     CampusNotSupported,
     #[error("{0}")]
     WeakPassword(String),
+    /// The message names the field.
+    #[error("{0}")]
+    InvalidLicense(String),
     #[error("this link is invalid or has expired; request a new one")]
     InvalidToken,
     #[error("email or password is incorrect")]
@@ -58,6 +61,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::CampusNotSupported => "campus_not_supported",
             AppError::WeakPassword(_) => "weak_password",
+            AppError::InvalidLicense(_) => "invalid_license",
             AppError::InvalidToken => "invalid_token",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
@@ -92,7 +96,7 @@ impl AppError {
             | AppError::TwoFactorSetupRequired => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
-            AppError::CampusNotSupported | AppError::WeakPassword(_) => 422,
+            AppError::CampusNotSupported | AppError::WeakPassword(_) | AppError::InvalidLicense(_) => 422,
             AppError::RateLimited { .. } => 429,
             AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,

@@ -150,6 +150,10 @@ async fn register_rejects_bad_input_and_writes_nothing(app: App) {
         (json!({"email": "a@example.edu", "password": "x".repeat(100_000), "name": "A"}).to_string(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A"}}).to_string(), StatusCode::BAD_REQUEST, "invalid_request"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2029-02-30"}}).to_string(), StatusCode::BAD_REQUEST, "invalid_request"),
+        // A well-formed license that breaks a rule (API.md: 422 invalid_license, the message names the field).
+        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "12", "region": "CA", "expiresOn": "2029-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
+        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "C", "expiresOn": "2029-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
+        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2099-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
     ];
     for (body, status, code) in cases {
         let res = app.post_raw("/api/auth/register", body.clone(), None).await;

@@ -47,7 +47,7 @@ impl AuthService {
             .license
             .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, now.date()))
             .transpose()
-            .map_err(|e| AppError::invalid(e.to_string()))?
+            .map_err(|e| AppError::InvalidLicense(e.to_string()))?
             .map(|license| self.key_ring().map(|keys| LicenseRecord::new(&license, keys)))
             .transpose()?;
         // Per address too: registering someone's address again and again would mail-bomb it.
