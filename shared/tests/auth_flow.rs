@@ -222,15 +222,15 @@ async fn register_stores_license_details(app: App) {
     assert_eq!(driver["licenseExpiresOn"], "2030-06-30");
     // The number is stored only as a keyed digest and its last four characters.
     let id: ulid::Ulid = signin.body["user"]["id"].as_str().unwrap().parse().unwrap();
-    let stored = app.store.get(&carpool::repo::accounts::driver_key(id)).await.unwrap().unwrap();
+    let stored = app.store.get(&carpool::repo::drivers::driver_key(id)).await.unwrap().unwrap();
     let raw = serde_json::to_string(&stored.attrs).unwrap();
     assert!(!raw.contains("D1234567") && !raw.contains("1234567"), "{raw}");
     let license = &stored.attrs["license"];
     assert_eq!(license["numberLast4"], "4567");
     let digest = license["numberDigest"].as_str().unwrap();
     let keys = test_config().key_ring.unwrap();
-    assert!(keys.verify(carpool::repo::accounts::LICENSE_NUMBER, b"D1234567", digest));
-    assert!(!keys.verify(carpool::repo::accounts::LICENSE_NUMBER, b"D1234568", digest));
+    assert!(keys.verify(carpool::repo::drivers::LICENSE_NUMBER, b"D1234567", digest));
+    assert!(!keys.verify(carpool::repo::drivers::LICENSE_NUMBER, b"D1234568", digest));
 }
 
 async fn verify_token_is_single_use_and_expires(app: App) {

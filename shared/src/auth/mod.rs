@@ -14,6 +14,7 @@ pub use two_factor::{TotpSetup, SETUP_LIFE};
 use crate::captcha::Captcha;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
+use crate::domain::calendar::Calendar;
 use crate::domain::email::Email;
 use crate::domain::secret::{parse_session_token, Secret};
 use crate::domain::session;
@@ -234,8 +235,9 @@ impl AuthService {
             None => Arc::new(self.authenticate(cookie).await?.loaded),
         };
         let campus = self.user_campus(&loaded.user).await?;
+        let today = campus_calendar(&campus)?.today(now);
         Ok(CurrentSession {
-            user: UserView::new(&loaded.user, &loaded.driver, &campus),
+            user: UserView::new(&loaded.user, &loaded.driver, &campus, today),
             session: SessionView::from(&loaded.session),
         })
     }
@@ -396,7 +398,7 @@ impl AuthService {
         Ok(accounts::user_with_driver(self.store.as_ref(), id).await?.map(|(user, _)| user))
     }
 
-    async fn user_campus(&self, user: &UserRecord) -> AppResult<crate::domain::campus::Campus> {
+    pub(crate) async fn user_campus(&self, user: &UserRecord) -> AppResult<crate::domain::campus::Campus> {
         self.campuses.by_id(&user.campus_id).await?.ok_or_else(|| {
             AppError::Internal(format!("user {} belongs to unknown campus {}", user.id, user.campus_id))
         })
@@ -423,6 +425,11 @@ impl AuthService {
         let hasher = self.hasher.clone();
         self.hashing.run(move || hasher.verify_decoy(&password)).await.map_err(AppError::Internal)
     }
+}
+
+/// The calendar of a campus (its zone was checked when the campus was configured).
+pub(crate) fn campus_calendar(campus: &crate::domain::campus::Campus) -> AppResult<Calendar> {
+    Calendar::new(&campus.time_zone).map_err(|e| AppError::Internal(format!("campus {}: {e}", campus.id)))
 }
 
 #[async_trait::async_trait]

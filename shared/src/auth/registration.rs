@@ -9,6 +9,7 @@
 //! All three answer alike and cost the same store work (a read of the claim, a read of the user
 //! or a decoy, one write), and none of them mails from the request: mail is queued.
 
+use super::campus_calendar;
 use super::{AuthService, Client, Registered, Registration};
 use crate::domain::device::device_label;
 use crate::domain::email::Email;
@@ -20,9 +21,9 @@ use crate::mail::jobs::{AccountRequest, Job, Resolved};
 use crate::mail::templates::{self, RegistrationFacts};
 use crate::rate_limit::Rule;
 use crate::repo::accounts::{
-    self, stamp_value, Capability, DriverRecord, LicenseRecord, UserRecord, EMAIL_CLAIM_WRITE,
-    EMAIL_VERIFIED, VERIFICATION_STAMP,
+    self, stamp_value, UserRecord, EMAIL_CLAIM_WRITE, EMAIL_VERIFIED, VERIFICATION_STAMP,
 };
+use crate::repo::drivers::{self, DriverRecord, LicenseRecord};
 use crate::repo::rfc3339;
 use crate::repo::tokens::{self, Purpose, TokenRecord};
 use crate::store::{attrs, Cond, StoreError, Write};
@@ -43,16 +44,17 @@ impl AuthService {
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let now = self.now();
+        // Per address too: registering someone's address again and again would mail-bomb it.
+        self.limiter.hit(Rule::RegisterEmail, email.as_str()).await?;
+        let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;
+        let calendar = campus_calendar(&campus)?;
         let license = input
             .license
-            .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, now.date()))
+            .map(|l| License::parse(&l.legal_name, &l.number, &l.region, l.expires_on, calendar.today(now)))
             .transpose()
             .map_err(|e| AppError::InvalidLicense(e.to_string()))?
             .map(|license| self.key_ring().map(|keys| LicenseRecord::new(&license, keys)))
             .transpose()?;
-        // Per address too: registering someone's address again and again would mail-bomb it.
-        self.limiter.hit(Rule::RegisterEmail, email.as_str()).await?;
-        let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;
         self.config
             .password
             .check(&input.password, &[email.as_str(), &name, &campus.name])
@@ -72,8 +74,9 @@ impl AuthService {
                 verification_stamp: Some(Ulid::new()),
                 password_stamp: Some(Ulid::new()),
                 registered_from: Some(device_label(client.user_agent.as_deref())),
+                admin: false,
             },
-            driver: DriverRecord { capability: Capability::None, available: false, license },
+            driver: DriverRecord::new(&campus.id, license, &calendar),
             token: secret::new_token(),
         };
 
@@ -131,7 +134,7 @@ impl AuthService {
         ]);
         let writes = vec![
             accounts::update_user_if(user.id, replaced, Cond::equals(EMAIL_VERIFIED, false)),
-            accounts::put_driver(user.id, &pending.driver),
+            drivers::overwrite(user.id, &pending.driver),
             self.verification_write(&pending.token, &user),
             self.mail.write(&Job::Message(self.verification_mail(&user, &pending.token)))?,
         ];
@@ -156,7 +159,7 @@ impl AuthService {
         // its time does not tell a verified address from a new one.
         let mut writes = vec![self.mail.write(&Job::Message(message))?];
         let account =
-            [accounts::email_key(&owner.email), accounts::user_key(owner.id), accounts::driver_key(owner.id)];
+            [accounts::email_key(&owner.email), accounts::user_key(owner.id), drivers::driver_key(owner.id)];
         writes.extend(account.into_iter().map(|key| Write::Check { key, cond: Cond::Always }));
         self.store.write(writes).await?;
         self.mail.wake();

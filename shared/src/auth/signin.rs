@@ -188,7 +188,7 @@ impl AuthService {
             self.recovery_code_used(&user, client).await;
         }
         Ok(SignedIn {
-            user: UserView::new(&user, &driver, &campus),
+            user: UserView::new(&user, &driver, &campus, super::campus_calendar(&campus)?.today(self.now())),
             token,
             remember_me: input.remember_me,
             device_cookie: self.issue_device_cookie(&user)?,

@@ -1,7 +1,9 @@
 //! Response shapes of the auth API (API.md: `User`, session info).
 
 use crate::domain::campus::Campus;
-use crate::repo::accounts::{Capability, DriverRecord, UserRecord};
+use crate::domain::driver::{effectively_available, Capability};
+use crate::repo::accounts::UserRecord;
+use crate::repo::drivers::DriverRecord;
 use crate::repo::sessions::SessionRecord;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -47,7 +49,8 @@ pub struct SessionView {
 }
 
 impl UserView {
-    pub fn new(user: &UserRecord, driver: &DriverRecord, campus: &Campus) -> Self {
+    /// `today` is the campus's date: availability follows the expiry rule (API.md DriverState).
+    pub fn new(user: &UserRecord, driver: &DriverRecord, campus: &Campus, today: Date) -> Self {
         UserView {
             id: user.id.to_string(),
             email: user.email.clone(),
@@ -60,7 +63,12 @@ impl UserView {
             },
             driver: DriverSummary {
                 capability: driver.capability,
-                available: driver.available,
+                available: effectively_available(
+                    driver.available,
+                    driver.capability,
+                    driver.license.as_ref().map(|l| l.expires_on),
+                    today,
+                ),
                 has_license: driver.license.is_some(),
                 license_expires_on: driver.license.as_ref().map(|l| l.expires_on),
             },

@@ -1,4 +1,5 @@
-//! Driver's license details as entered by the user (OCR checks come in the driver phase).
+//! Driver's license details as entered by the user (checked against a photo by `analyze_id` and
+//! `name_match`).
 
 use time::Date;
 
@@ -22,14 +23,17 @@ pub enum LicenseError {
     BadLegalName,
     #[error("license number must be 4-20 letters or digits")]
     BadNumber,
-    #[error("license region must be 2-64 characters")]
-    BadRegion,
-    #[error("license expiry date is not plausible")]
+    #[error(transparent)]
+    BadRegion(#[from] super::region::UnknownRegion),
+    #[error("license expiresOn is not a plausible expiry date (more than 15 years ahead or 20 years back)")]
     BadExpiry,
+    #[error("license expiresOn is before today: this license has expired")]
+    Expired,
 }
 
 impl License {
-    /// Normalises user input; `today` bounds the expiry to a plausible window.
+    /// Normalises user input. `today` is the campus's date: a license that expired before it is
+    /// refused, and one expiring decades away is a typo.
     pub fn parse(
         legal_name: &str,
         number: &str,
@@ -38,22 +42,19 @@ impl License {
         today: Date,
     ) -> Result<License, LicenseError> {
         let legal_name = super::name::parse_name(legal_name).map_err(|_| LicenseError::BadLegalName)?;
-        let number: String =
-            number.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>().to_uppercase();
+        let number = super::analyze_id::normalise_number(number);
         if !(4..=20).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(LicenseError::BadNumber);
         }
-        let region = region.trim();
-        if !(2..=64).contains(&region.chars().count()) || region.chars().any(char::is_control) {
-            return Err(LicenseError::BadRegion);
-        }
-        // An expired license may be entered (it is re-entered when renewed); a date decades off
-        // either way is a typo.
-        let years = (expires_on.year() - today.year()).abs();
-        if years > 20 {
+        let region = super::region::parse_region(region)?;
+        let years_ahead = expires_on.year() - today.year();
+        if !(-20..=15).contains(&years_ahead) {
             return Err(LicenseError::BadExpiry);
         }
-        Ok(License { legal_name, number, region: region.to_owned(), expires_on })
+        if expires_on < today {
+            return Err(LicenseError::Expired);
+        }
+        Ok(License { legal_name, number, region, expires_on })
     }
 
     pub fn number_last4(&self) -> &str {
@@ -72,19 +73,29 @@ mod tests {
         let l =
             License::parse(" Alice  Example ", "d12-345 678", "CA", date!(2029 - 01 - 31), today).unwrap();
         assert_eq!(l.legal_name, "Alice Example");
+        assert_eq!(l.region, "US-CA");
         assert_eq!(l.number, "D12345678");
         assert_eq!(l.number_last4(), "5678");
         assert_eq!(
             License::parse("A", "12", "CA", date!(2029 - 01 - 31), today),
             Err(LicenseError::BadNumber)
         );
+        for region in ["C", "", "Atlantis"] {
+            assert!(matches!(
+                License::parse("A", "D1234", region, date!(2029 - 01 - 31), today),
+                Err(LicenseError::BadRegion(_))
+            ));
+        }
+        for decades_away in [date!(2099 - 01 - 31), date!(1990 - 01 - 31)] {
+            assert_eq!(License::parse("A", "D1234", "CA", decades_away, today), Err(LicenseError::BadExpiry));
+        }
         assert_eq!(
-            License::parse("A", "D1234", "C", date!(2029 - 01 - 31), today),
-            Err(LicenseError::BadRegion)
+            License::parse("A", "D1234", "CA", date!(2026 - 11 - 23), today),
+            Err(LicenseError::Expired)
         );
-        assert_eq!(
-            License::parse("A", "D1234", "CA", date!(2099 - 01 - 31), today),
-            Err(LicenseError::BadExpiry)
+        assert!(
+            License::parse("A", "D1234", "CA", today, today).is_ok(),
+            "expiring today is entered (and expired)"
         );
     }
 }

@@ -1,12 +1,11 @@
-//! Users, their driver profiles and the email claims that keep emails unique.
+//! Users and the email claims that keep emails unique (driver profiles: `drivers`).
 
+use super::drivers::{self, DriverRecord};
 use super::{from_item, to_attrs};
 use crate::domain::email::Email;
-use crate::domain::license::{ymd, License};
-use crate::seal::KeyRing;
 use crate::store::{Attrs, Cond, Item, Key, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 use ulid::Ulid;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +34,10 @@ pub struct UserRecord {
     /// What kind of device made the registration, in words from a closed set (for the mail).
     #[serde(default)]
     pub registered_from: Option<String>,
+    /// Campus admin (driver reviews, suspensions, audit) of the user's own campus. Granted and
+    /// revoked only by the operator command `carpool-admin user grant-admin|revoke-admin`.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// Attribute names that conditions refer to.
@@ -47,56 +50,6 @@ pub fn stamp_value(stamp: Option<Ulid>) -> serde_json::Value {
     stamp.map_or(serde_json::Value::Null, |s| s.to_string().into())
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Capability {
-    #[default]
-    None,
-    PendingReview,
-    Approved,
-    Rejected,
-    Suspended,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DriverRecord {
-    pub capability: Capability,
-    pub available: bool,
-    pub license: Option<LicenseRecord>,
-}
-
-/// A license as stored: the number only as a keyed digest (license numbers are few and
-/// guessable, so a plain hash would not hide them; compared with `KeyRing::verify`) and its last
-/// four characters, the only part ever shown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseRecord {
-    pub legal_name: String,
-    #[serde(default)]
-    pub number_digest: String,
-    #[serde(default)]
-    pub number_last4: String,
-    pub region: String,
-    #[serde(with = "ymd")]
-    pub expires_on: Date,
-}
-
-/// What a license number's digest is signed for (a key of the ring derived for this use only).
-pub const LICENSE_NUMBER: &str = "license number";
-
-impl LicenseRecord {
-    pub fn new(license: &License, keys: &KeyRing) -> Self {
-        LicenseRecord {
-            legal_name: license.legal_name.clone(),
-            number_digest: keys.sign(LICENSE_NUMBER, license.number.as_bytes()),
-            number_last4: license.number_last4().to_owned(),
-            region: license.region.clone(),
-            expires_on: license.expires_on,
-        }
-    }
-}
-
 /// Everything of one user (profile, driver profile, sessions, two-factor) lives under this key.
 pub(crate) fn user_partition(id: Ulid) -> String {
     format!("USER#{id}")
@@ -104,10 +57,6 @@ pub(crate) fn user_partition(id: Ulid) -> String {
 
 pub fn user_key(id: Ulid) -> Key {
     Key::new(user_partition(id), "PROFILE")
-}
-
-pub fn driver_key(id: Ulid) -> Key {
-    Key::new(user_partition(id), "DRIVER")
 }
 
 /// Keyed by the normalised email (see `Email::parse`).
@@ -130,7 +79,7 @@ pub fn create_writes(user: &UserRecord, driver: &DriverRecord) -> Vec<Write> {
             cond: Cond::NotExists,
         },
         Write::Put { item: Item::new(user_key(user.id), to_attrs(user)), cond: Cond::NotExists },
-        Write::Put { item: Item::new(driver_key(user.id), to_attrs(driver)), cond: Cond::NotExists },
+        drivers::create(user.id, driver),
     ]
 }
 
@@ -150,7 +99,7 @@ pub async fn user_with_driver(
     store: &dyn Store,
     id: Ulid,
 ) -> Result<Option<(UserRecord, DriverRecord)>, StoreError> {
-    let items = store.get_many(&[user_key(id), driver_key(id)]).await?;
+    let items = store.get_many(&[user_key(id), drivers::driver_key(id)]).await?;
     decode_user_with_driver(&items[0], &items[1])
 }
 
@@ -174,9 +123,4 @@ pub fn update_user(id: Ulid, set: Attrs) -> Write {
 /// Sets some attributes of a user in the state `cond` describes.
 pub fn update_user_if(id: Ulid, set: Attrs, cond: Cond) -> Write {
     Write::Update { key: user_key(id), set, expires_at: None, cond }
-}
-
-/// Replaces the driver profile (a registration that replaces a pending one).
-pub fn put_driver(id: Ulid, driver: &DriverRecord) -> Write {
-    Write::Put { item: Item::new(driver_key(id), to_attrs(driver)), cond: Cond::Always }
 }

@@ -3,7 +3,9 @@
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
 //! | user | `USER#<userId>` | `PROFILE` | |
-//! | driver profile | `USER#<userId>` | `DRIVER` | created at registration |
+//! | driver profile | `USER#<userId>` | `DRIVER` | created at registration; gsi1 `LICENSE_ALERT` / `<nextAlertAt>#<userId>` while an expiry alert is pending |
+//! | expiry alert marker | `USER#<userId>` | `ALERT#<expiresOn>#<alert>` | once-only reminders; ttl expiry + 60 days |
+//! | pending driver review | `REVIEW#<campusId>` | `<submittedAt>#<userId>` | oldest first; deleted at the decision |
 //! | session | `USER#<userId>` | `SESSION#<sha256(token)>` | ttl = expiry |
 //! | email claim | `EMAIL#<email>` | `EMAIL` | uniqueness of emails |
 //! | one-time token | `TOKEN#<sha256(token)>` | `TOKEN` | ttl = expiry, deleted on use |
@@ -20,6 +22,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod campuses;
+pub mod drivers;
 pub mod lockout;
 pub mod mail_jobs;
 pub mod sessions;

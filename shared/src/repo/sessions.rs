@@ -2,9 +2,8 @@
 //! The token embeds the user id, so a session check reads user, driver profile and session in a
 //! single `get_many`.
 
-use super::accounts::{
-    decode_user_with_driver, driver_key, user_key, user_partition, DriverRecord, UserRecord,
-};
+use super::accounts::{decode_user_with_driver, user_key, user_partition, UserRecord};
+use super::drivers::{driver_key, DriverRecord};
 use super::{from_item, query_all, rfc3339, to_attrs};
 use crate::store::{attrs, Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
