@@ -14,7 +14,9 @@ use carpool::auth::hashing::PasswordHasher;
 use carpool::auth::AuthService;
 use carpool::clock::{Clock, SystemClock};
 use carpool::config::AuthConfig;
+use carpool::documents::local::LocalDocuments;
 use carpool::domain::totp::TotpKey;
+use carpool::driver::Documents;
 use carpool::http::{router, AppState, Function};
 use carpool::mail::{MailError, Mailer, Message};
 use carpool::rate_limit::{Limit, Rule};
@@ -94,7 +96,11 @@ impl Bench {
         for rule in Rule::ALL {
             config.rate_limits.set(rule, Limit { max: i64::MAX / 2, window_secs: 3600 });
         }
-        let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config).unwrap();
+        let photos = tempfile::tempdir().unwrap().keep();
+        let local =
+            LocalDocuments::new(&photos, "http://127.0.0.1", config.key_ring.clone().unwrap(), clock.clone());
+        let documents = Documents { uploads: Arc::new(local.clone()), ocr: Arc::new(local) };
+        let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config, documents).unwrap();
         let counter = store.clone();
         Bench {
             auth: state.auth.clone(),

@@ -60,6 +60,8 @@ pub struct LambdaConfig {
     pub table: String,
     pub mail_from: String,
     pub ses_configuration_set: Option<String>,
+    /// The private bucket of license photos (driver and admin functions).
+    pub license_bucket: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +127,7 @@ impl LambdaConfig {
             table: env.required("CARPOOL_TABLE")?,
             mail_from: env.required("MAIL_FROM")?,
             ses_configuration_set: env.optional("SES_CONFIGURATION_SET"),
+            license_bucket: env.optional("LICENSE_BUCKET"),
         })
     }
 }
@@ -176,6 +179,10 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::ChangeUser => "RATE_LIMIT_CHANGE_USER",
                 Rule::TwoFactorUser => "RATE_LIMIT_TWO_FACTOR_USER",
                 Rule::TwoFactorFailureNotice => "RATE_LIMIT_TWO_FACTOR_FAILURE_NOTICE",
+                Rule::DriverEnable => "RATE_LIMIT_DRIVER_ENABLE",
+                Rule::DriverToggle => "RATE_LIMIT_DRIVER_TOGGLE",
+                Rule::DriverUpload => "RATE_LIMIT_DRIVER_UPLOAD",
+                Rule::DriverScan => "RATE_LIMIT_DRIVER_SCAN",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

@@ -18,6 +18,31 @@ pub enum AppError {
     /// The message names the field.
     #[error("{0}")]
     InvalidLicense(String),
+    /// A license entered with an expiry date before today.
+    #[error("license expiresOn is before today: this license has expired")]
+    ExpiredLicenseEntered,
+    #[error("{0}")]
+    InvalidUpload(String),
+    /// A well-formed request missing something a rule needs (a rejection's reason).
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("enter your driver's license first")]
+    LicenseRequired,
+    #[error("your driver's license has expired: enter the renewed one first")]
+    LicenseExpired,
+    #[error("your driver profile is suspended")]
+    DriverSuspended,
+    #[error("only an approved driver can offer rides")]
+    DriverNotApproved,
+    #[error("this needs a campus admin (and no admin decides on their own driver profile)")]
+    AdminRequired,
+    #[error("this driver is not suspended")]
+    DriverNotSuspended,
+    #[error("the cursor is not one this server issued for this list")]
+    InvalidCursor,
+    /// A service the request depends on is throttling or down; the client may retry.
+    #[error("a service this needs is busy; try again shortly")]
+    ServiceUnavailable { retry_after_secs: i64 },
     #[error("this link is invalid or has expired; request a new one")]
     InvalidToken,
     #[error("email or password is incorrect")]
@@ -62,6 +87,16 @@ impl AppError {
             AppError::CampusNotSupported => "campus_not_supported",
             AppError::WeakPassword(_) => "weak_password",
             AppError::InvalidLicense(_) => "invalid_license",
+            AppError::ExpiredLicenseEntered | AppError::LicenseExpired => "license_expired",
+            AppError::InvalidUpload(_) => "invalid_upload",
+            AppError::Incomplete(_) => "invalid_request",
+            AppError::LicenseRequired => "license_required",
+            AppError::DriverSuspended => "driver_suspended",
+            AppError::DriverNotApproved => "driver_not_approved",
+            AppError::AdminRequired => "admin_required",
+            AppError::DriverNotSuspended => "driver_not_suspended",
+            AppError::InvalidCursor => "invalid_cursor",
+            AppError::ServiceUnavailable { .. } => "service_unavailable",
             AppError::InvalidToken => "invalid_token",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
@@ -83,32 +118,48 @@ impl AppError {
 
     pub fn status(&self) -> u16 {
         match self {
-            AppError::InvalidRequest(_) | AppError::InvalidToken | AppError::CaptchaFailed => 400,
+            AppError::InvalidRequest(_)
+            | AppError::InvalidToken
+            | AppError::CaptchaFailed
+            | AppError::InvalidCursor => 400,
             AppError::InvalidCredentials
             | AppError::Unauthenticated
             | AppError::TotpRequired
             | AppError::InvalidTotp => 401,
-            AppError::EmailNotVerified | AppError::CsrfRejected => 403,
+            AppError::EmailNotVerified
+            | AppError::CsrfRejected
+            | AppError::DriverSuspended
+            | AppError::DriverNotApproved
+            | AppError::AdminRequired => 403,
             AppError::NotFound => 404,
             AppError::MethodNotAllowed => 405,
             AppError::TwoFactorAlreadyEnabled
             | AppError::TwoFactorNotEnabled
-            | AppError::TwoFactorSetupRequired => 409,
+            | AppError::TwoFactorSetupRequired
+            | AppError::LicenseRequired
+            | AppError::LicenseExpired
+            | AppError::DriverNotSuspended => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
-            AppError::CampusNotSupported | AppError::WeakPassword(_) | AppError::InvalidLicense(_) => 422,
+            AppError::CampusNotSupported
+            | AppError::WeakPassword(_)
+            | AppError::InvalidLicense(_)
+            | AppError::ExpiredLicenseEntered
+            | AppError::InvalidUpload(_)
+            | AppError::Incomplete(_) => 422,
             AppError::RateLimited { .. } => 429,
             AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,
+            AppError::ServiceUnavailable { .. } => 503,
         }
     }
 
     /// Seconds after which the request may succeed (`Retry-After`).
     pub fn retry_after(&self) -> Option<i64> {
         match self {
-            AppError::RateLimited { retry_after_secs } | AppError::AccountLocked { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            AppError::RateLimited { retry_after_secs }
+            | AppError::AccountLocked { retry_after_secs }
+            | AppError::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

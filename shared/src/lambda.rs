@@ -3,6 +3,9 @@
 
 use crate::clock::SystemClock;
 use crate::config::LambdaConfig;
+use crate::documents::s3::S3Uploads;
+use crate::documents::textract::TextractOcr;
+use crate::driver::{Documents, DriverService};
 use crate::http::{edge, router, AppState, Function};
 use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
@@ -15,14 +18,15 @@ pub use lambda_http::Error as LambdaError;
 
 /// An HTTP function: its routes of the shared HTTP layer.
 pub async fn serve(function: Function) -> Result<(), LambdaError> {
-    let state = cold_start(function.name(), function.needs_key_ring()).await?;
+    let state =
+        cold_start(function.name(), function.needs_key_ring(), function.needs_license_bucket()).await?;
     lambda_http::run(router(state, &[function])).await
 }
 
 /// The mailer: delivers the mail jobs the table's stream reports, and everything due when the
 /// schedule's redrive event comes (see `handle_mail_event`).
 pub async fn serve_mailer() -> Result<(), LambdaError> {
-    let mail = cold_start("mailer", true).await?.mail;
+    let mail = cold_start("mailer", true, false).await?.mail;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let mail = mail.clone();
         async move { handle_mail_event(&mail, event).await }
@@ -78,9 +82,48 @@ pub async fn handle_mail_event(
     Ok(serde_json::json!({ "batchItemFailures": failures }))
 }
 
+/// The license expiry sweep, invoked hourly by EventBridge Scheduler. A failed run returns an
+/// error, so the scheduler's retry policy (and then its dead-letter queue) takes over; a run
+/// that is retried or overlaps another sends nothing twice (see `crate::driver::sweep`).
+pub async fn serve_sweep() -> Result<(), LambdaError> {
+    let driver = cold_start("license-sweep", true, false).await?.driver;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let driver = driver.clone();
+        async move { handle_sweep_event(&driver, event).await }
+    }))
+    .await
+}
+
+/// One scheduled run of the sweep (the event's content does not matter). Answers what it did.
+pub async fn handle_sweep_event(
+    driver: &DriverService,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, LambdaError> {
+    let started = std::time::Instant::now();
+    let summary = driver.sweep().await.map_err(|e| {
+        tracing::error!(error = %e, "license sweep failed");
+        LambdaError::from("license sweep failed")
+    })?;
+    tracing::info!(
+        request_id = %event.context.request_id,
+        examined = summary.examined,
+        alerts_sent = summary.alerts_sent,
+        expired = summary.expired,
+        failed = summary.failed,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "license sweep run"
+    );
+    Ok(serde_json::json!({
+        "examined": summary.examined,
+        "alertsSent": summary.alerts_sent,
+        "expired": summary.expired,
+        "failed": summary.failed,
+    }))
+}
+
 /// The HTTP API's Lambda authorizer (see `crate::http::edge`).
 pub async fn serve_authorizer() -> Result<(), LambdaError> {
-    let state = cold_start("authorizer", false).await?;
+    let state = cold_start("authorizer", false, false).await?;
     let auth = state.auth;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
@@ -105,7 +148,11 @@ pub async fn serve_authorizer() -> Result<(), LambdaError> {
     .await
 }
 
-async fn cold_start(name: &'static str, needs_key_ring: bool) -> Result<AppState, LambdaError> {
+async fn cold_start(
+    name: &'static str,
+    needs_key_ring: bool,
+    needs_bucket: bool,
+) -> Result<AppState, LambdaError> {
     crate::telemetry::init();
     let config = match LambdaConfig::from_env() {
         Ok(config) => config,
@@ -119,6 +166,10 @@ async fn cold_start(name: &'static str, needs_key_ring: bool) -> Result<AppState
         tracing::error!(function = name, "KEY_RING is required by this function");
         return Err("configuration variable KEY_RING: is required by this function".into());
     }
+    if needs_bucket && config.license_bucket.is_none() {
+        tracing::error!(function = name, "LICENSE_BUCKET is required by this function");
+        return Err("configuration variable LICENSE_BUCKET: is required by this function".into());
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clock = Arc::new(SystemClock);
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table, clock.clone()));
@@ -127,5 +178,12 @@ async fn cold_start(name: &'static str, needs_key_ring: bool) -> Result<AppState
         config.mail_from,
         config.ses_configuration_set,
     ));
-    Ok(AppState::new(store, mailer, clock, config.auth)?)
+    // Only the driver and admin functions touch license photos (checked above); the clients
+    // cost nothing until used.
+    let bucket = config.license_bucket.unwrap_or_default();
+    let documents = Documents {
+        uploads: Arc::new(S3Uploads::new(aws_sdk_s3::Client::new(&sdk), bucket.clone())),
+        ocr: Arc::new(TextractOcr::new(aws_sdk_textract::Client::new(&sdk), bucket)),
+    };
+    Ok(AppState::new(store, mailer, clock, config.auth, documents)?)
 }

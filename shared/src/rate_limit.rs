@@ -51,10 +51,15 @@ pub enum Rule {
     /// Not a limit: wrong second factors after a correct password; the `max`-th in a window
     /// mails the owner (see `RateLimiter::count`).
     TwoFactorFailureNotice,
+    DriverEnable,
+    DriverToggle,
+    DriverUpload,
+    /// Each scan is a paid OCR call.
+    DriverScan,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 18] = [
         Rule::RegisterIp,
         Rule::RegisterEmail,
         Rule::SigninIp,
@@ -69,6 +74,10 @@ impl Rule {
         Rule::ChangeUser,
         Rule::TwoFactorUser,
         Rule::TwoFactorFailureNotice,
+        Rule::DriverEnable,
+        Rule::DriverToggle,
+        Rule::DriverUpload,
+        Rule::DriverScan,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -88,6 +97,10 @@ impl Rule {
             Rule::ChangeUser => "change_user",
             Rule::TwoFactorUser => "two_factor_user",
             Rule::TwoFactorFailureNotice => "two_factor_failure_notice",
+            Rule::DriverEnable => "driver_enable",
+            Rule::DriverToggle => "driver_toggle",
+            Rule::DriverUpload => "driver_upload",
+            Rule::DriverScan => "driver_scan",
         }
     }
 
@@ -114,6 +127,12 @@ impl Rule {
             // 15 minutes makes guessing take years; counted per account, whoever sends them.
             Rule::TwoFactorUser => (5, 900),
             Rule::TwoFactorFailureNotice => (3, 900),
+            // Per user. Enabling files a review an admin must read; toggles are cheap but each
+            // one is audited; every scan is a paid OCR call.
+            Rule::DriverEnable => (5, 3600),
+            Rule::DriverToggle => (30, 3600),
+            Rule::DriverUpload => (20, 3600),
+            Rule::DriverScan => (10, 3600),
         };
         Limit { max, window_secs }
     }

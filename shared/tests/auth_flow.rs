@@ -149,8 +149,10 @@ async fn register_rejects_bad_input_and_writes_nothing(app: App) {
         // Beyond the 64 KiB body limit nothing is parsed, let alone hashed.
         (json!({"email": "a@example.edu", "password": "x".repeat(100_000), "name": "A"}).to_string(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A"}}).to_string(), StatusCode::BAD_REQUEST, "invalid_request"),
-        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2029-02-30"}}).to_string(), StatusCode::BAD_REQUEST, "invalid_request"),
-        // A well-formed license that breaks a rule (API.md: 422 invalid_license, the message names the field).
+        // A well-formed license that breaks a rule (API.md: 422 invalid_license, the message names
+        // the field): an impossible or expired date among them.
+        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2029-02-30"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
+        (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2020-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "12", "region": "CA", "expiresOn": "2029-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "C", "expiresOn": "2029-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
         (json!({"email": "a@example.edu", "password": PASSWORD, "name": "A", "license": {"legalName": "A", "number": "D1234567", "region": "CA", "expiresOn": "2099-02-28"}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_license"),
@@ -485,7 +487,8 @@ async fn mail_failurekeeps_the_account() {
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
     let failing = router(
-        AppState::new(store.clone(), Arc::new(Down), clock.clone(), config.clone()).unwrap(),
+        AppState::new(store.clone(), Arc::new(Down), clock.clone(), config.clone(), test_documents())
+            .unwrap(),
         &Function::ALL,
     );
     let body = json!({"email": "quinn@example.edu", "password": PASSWORD, "name": "Quinn"}).to_string();
@@ -511,8 +514,14 @@ async fn embedded_store_survives_restart() {
     let reopened = carpool::store::embedded::EmbeddedStore::open(dir.path(), clock.clone()).unwrap();
     let store: Arc<dyn Store> = Arc::new(reopened);
     let config = AuthConfig::local("https://carpool.example.edu");
-    let state =
-        AppState::new(store, Arc::new(Recorder::default()), clock.clone() as Arc<dyn Clock>, config).unwrap();
+    let state = AppState::new(
+        store,
+        Arc::new(Recorder::default()),
+        clock.clone() as Arc<dyn Clock>,
+        config,
+        test_documents(),
+    )
+    .unwrap();
     let res = router(state, &Function::ALL)
         .oneshot(
             Request::get("/api/auth/session").header(header::COOKIE, &cookie).body(Body::empty()).unwrap(),

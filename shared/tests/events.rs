@@ -12,6 +12,7 @@ use carpool::mail::outbox::OutboxMailer;
 use carpool::repo::campuses;
 use std::path::Path;
 use std::sync::Arc;
+use support::app::test_documents;
 use tower::ServiceExt;
 
 #[tokio::test]
@@ -24,8 +25,14 @@ async fn every_event_reaches_its_handler() {
     campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
     let mailer =
         Arc::new(OutboxMailer::new(dir.path().join("outbox"), "no-reply@example.edu".into()).unwrap());
-    let state =
-        AppState::new(store, mailer, clock, AuthConfig::local("https://carpool.example.edu")).unwrap();
+    let state = AppState::new(
+        store,
+        mailer,
+        clock,
+        AuthConfig::local("https://carpool.example.edu"),
+        test_documents(),
+    )
+    .unwrap();
 
     let mut seen = 0;
     for function in Function::ALL {

@@ -11,10 +11,14 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use carpool::auth::AuthService;
 use carpool::clock::Clock;
+use carpool::documents::local::LocalDocuments;
+use carpool::documents::{LicenseOcr, OcrError, UploadError, UploadStore, UploadTicket};
+use carpool::domain::analyze_id::AnalyzeIdResponse;
 use carpool::domain::totp::TotpKey;
+use carpool::driver::Documents;
 use carpool::http::edge::authorize;
 use carpool::http::{router, AppState, Function};
-use carpool::lambda::handle_mail_event;
+use carpool::lambda::{handle_mail_event, handle_sweep_event};
 use carpool::mail::jobs::MailQueue;
 use carpool::mail::{MailError, Mailer, Message};
 use carpool::repo::mail_jobs;
@@ -25,6 +29,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use support::app::*;
+use support::driver::*;
 use time::Duration;
 
 type Actions = BTreeSet<&'static str>;
@@ -77,6 +82,44 @@ impl Store for Recording {
     }
 }
 
+/// The S3 and Textract actions behind the license-photo ports, over the base app's local photos.
+/// A presigned URL is signed with the function's own credentials, so signing one needs the
+/// action the URL performs; Textract reads the S3 object with the caller's rights.
+struct RecordingPhotos {
+    inner: LocalDocuments,
+    recording: Arc<Recording>,
+}
+
+#[async_trait]
+impl UploadStore for RecordingPhotos {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<UploadTicket, UploadError> {
+        self.recording.note(["s3:PutObject"]);
+        self.inner.presign_put(key, content_type, length, expires_in).await
+    }
+    async fn presign_get(&self, key: &str, expires_in: std::time::Duration) -> Result<String, UploadError> {
+        self.recording.note(["s3:GetObject"]);
+        self.inner.presign_get(key, expires_in).await
+    }
+    async fn first_bytes(&self, key: &str, n: usize) -> Result<Option<Vec<u8>>, UploadError> {
+        self.recording.note(["s3:GetObject"]);
+        self.inner.first_bytes(key, n).await
+    }
+}
+
+#[async_trait]
+impl LicenseOcr for RecordingPhotos {
+    async fn analyze(&self, key: &str) -> Result<AnalyzeIdResponse, OcrError> {
+        self.recording.note(["textract:AnalyzeID", "s3:GetObject"]);
+        self.inner.analyze(key).await
+    }
+}
+
 /// One function's router over the recording store; the shared store and clock underneath.
 struct FunctionApp {
     app: App,
@@ -87,17 +130,30 @@ impl FunctionApp {
     fn new(base: &App, function: Function) -> FunctionApp {
         let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
         let mail = Arc::new(Recorder::default());
+        let keys = test_config().key_ring.unwrap();
+        let local = LocalDocuments::new(base.uploads.path(), UPLOAD_BASE, keys, base.clock.clone());
+        let photos = Arc::new(RecordingPhotos { inner: local, recording: recording.clone() });
+        let documents = Documents { uploads: photos.clone(), ocr: photos };
         let state =
-            AppState::new(recording.clone(), mail.clone(), base.clock.clone(), test_config()).unwrap();
+            AppState::new(recording.clone(), mail.clone(), base.clock.clone(), test_config(), documents)
+                .unwrap();
         // The mail it queues is delivered by the mailer function (checked on its own below).
-        let mailer = AppState::new(base.store.clone(), mail.clone(), base.clock.clone(), test_config());
+        let mailer = AppState::new(
+            base.store.clone(),
+            mail.clone(),
+            base.clock.clone(),
+            test_config(),
+            test_documents(),
+        );
         let app = App {
+            driver: state.driver.clone(),
             router: router(state, &[function]),
             clock: base.clock.clone(),
             mail,
             dispatcher: mailer.unwrap().mail,
             store: recording.clone(),
             keep: None,
+            uploads: tempfile::tempdir().unwrap(),
         };
         FunctionApp { app, recording }
     }
@@ -107,7 +163,8 @@ impl FunctionApp {
     }
 }
 
-/// The `dynamodb:` and `ses:` actions each function's block of template.yaml grants, by binary.
+/// The `dynamodb:`, `ses:`, `s3:` and `textract:` actions each function's block of template.yaml
+/// grants, by binary (`s3:` ones count only on the bucket's `licenses/` prefix).
 /// A `dynamodb:` action counts as granted on the table when its statement's resources name
 /// `Table.Arn`, and with `ON_INDEX` when they name an `/index/` ARN.
 fn granted() -> BTreeMap<String, Actions> {
@@ -152,10 +209,18 @@ fn granted() -> BTreeMap<String, Actions> {
             let words = statement
                 .iter()
                 .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
-                .filter(|w| w.starts_with("dynamodb:") || w.starts_with("ses:"));
+                .filter(|w| ["dynamodb:", "ses:", "s3:", "textract:"].iter().any(|p| w.starts_with(p)));
+            // License photos live under the bucket's `licenses/` prefix; nothing else is granted.
+            let on_photos = statement.iter().any(|l| l.contains("${LicenseBucket.Arn}/licenses/*"));
             for word in words {
                 let mut grants = Vec::new();
-                if word.starts_with("ses:") || on_table {
+                if word.starts_with("ses:")
+                    || word.starts_with("textract:")
+                    || (word.starts_with("s3:") && on_photos)
+                {
+                    grants.push(word.to_owned());
+                }
+                if word.starts_with("dynamodb:") && on_table {
                     grants.push(word.to_owned());
                 }
                 if word.starts_with("dynamodb:") && on_index {
@@ -337,6 +402,47 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 StatusCode::OK
             );
         }
+        Function::Driver => {
+            let cookie = account(base, "iam-driver@example.edu").await;
+            assert_eq!(app.get("/api/auth/driver", Some(&cookie)).await.status, StatusCode::OK);
+            let expires = base.campus_today() + Duration::days(30);
+            let put =
+                app.put("/api/auth/driver/license", license("Alice Example", expires), Some(&cookie)).await;
+            assert_eq!(put.status, StatusCode::OK);
+            let key = base.upload_photo(&cookie, "image/png", png_of(&alice_fields(expires))).await;
+            let grant = json!({"contentType": "image/png", "contentLength": 100});
+            assert_eq!(
+                app.post("/api/auth/driver/license/upload", grant, Some(&cookie)).await.status,
+                StatusCode::OK
+            );
+            let scan =
+                app.post("/api/auth/driver/license/scan", json!({"objectKey": key}), Some(&cookie)).await;
+            assert_eq!(scan.status, StatusCode::OK, "{}", scan.body);
+            let enable = app.post("/api/auth/driver/enable", json!({}), Some(&cookie)).await;
+            assert_eq!(enable.status, StatusCode::ACCEPTED);
+            let off = app.post("/api/auth/driver/toggle", json!({"available": false}), Some(&cookie)).await;
+            assert_eq!(off.status, StatusCode::OK);
+        }
+        Function::Admin => {
+            let admin = base.admin("iam-admin@example.edu").await;
+            let cookie = base.with_license("iam-applicant@example.edu", 30).await;
+            base.post("/api/auth/driver/enable", json!({}), Some(&cookie)).await;
+            let id = base.user_id("iam-applicant@example.edu").await;
+            assert_eq!(app.get("/api/admin/driver-reviews", Some(&admin)).await.status, StatusCode::OK);
+            let approve = json!({"decision": "approve"});
+            let decided = app.post(&format!("/api/admin/driver-reviews/{id}"), approve, Some(&admin)).await;
+            assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+            let why = json!({"reason": "complaints"});
+            let suspended =
+                app.post(&format!("/api/admin/drivers/{id}/suspend"), why.clone(), Some(&admin)).await;
+            assert_eq!(suspended.status, StatusCode::OK);
+            let back = app.post(&format!("/api/admin/drivers/{id}/reinstate"), why, Some(&admin)).await;
+            assert_eq!(back.status, StatusCode::OK);
+            // Past the sliding threshold, the admin's session check moves its expiry too.
+            base.clock.advance(Duration::minutes(10));
+            let audit = app.get(&format!("/api/admin/audit?userId={id}"), Some(&admin)).await;
+            assert_eq!(audit.status, StatusCode::OK);
+        }
     }
     f.used()
 }
@@ -358,6 +464,28 @@ async fn exercise_authorizer(base: &App) -> Actions {
     event["cookies"] = json!([cookie]);
     let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event).unwrap();
     assert!(authorize(&auth, &event).await.unwrap().is_authorized);
+    let used = recording.used.lock().unwrap().clone();
+    used
+}
+
+/// The license sweep: alerts due for two drivers, through the Lambda handler with its event.
+async fn exercise_sweep(base: &App) -> Actions {
+    let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let driver = AppState::new(
+        recording.clone(),
+        Arc::new(Recorder::default()),
+        base.clock.clone(),
+        test_config(),
+        test_documents(),
+    )
+    .unwrap()
+    .driver;
+    base.with_license("iam-sweep-1@example.edu", 2).await;
+    base.with_license("iam-sweep-2@example.edu", 6).await;
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();
+    let answer = handle_sweep_event(&driver, LambdaEvent::new(event, Context::default())).await.unwrap();
+    assert_eq!(answer["alertsSent"], 2, "{answer}");
     let used = recording.used.lock().unwrap().clone();
     used
 }
@@ -396,9 +524,18 @@ async fn exercise_mailer(base: &App) -> Actions {
     let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
     let sent = Arc::new(Recorder::default());
     let mailer =
-        AppState::new(recording.clone(), sent.clone(), base.clock.clone(), test_config()).unwrap().mail;
-    let down =
-        AppState::new(recording.clone(), Arc::new(Failing), base.clock.clone(), test_config()).unwrap().mail;
+        AppState::new(recording.clone(), sent.clone(), base.clock.clone(), test_config(), test_documents())
+            .unwrap()
+            .mail;
+    let down = AppState::new(
+        recording.clone(),
+        Arc::new(Failing),
+        base.clock.clone(),
+        test_config(),
+        test_documents(),
+    )
+    .unwrap()
+    .mail;
     // The accounts first: `base.post` delivers through the base app's own dispatcher.
     account(base, "mailer-verified@example.edu").await;
     assert_eq!(base.register("mailer-pending@example.edu").await.status, StatusCode::ACCEPTED);
@@ -486,5 +623,6 @@ async fn policies_grant_exactly_what_each_function_uses(base: App) {
     }
     check("authorizer", exercise_authorizer(&base).await);
     check("mailer", exercise_mailer(&base).await);
+    check("license-sweep", exercise_sweep(&base).await);
     assert!(problems.is_empty(), "template.yaml policies:\n{}", problems.join("\n"));
 }

@@ -1,6 +1,8 @@
 //! Passwords, tokens and session cookies never reach the logs. The whole flow runs under the
 //! production JSON subscriber writing into a buffer, which is then searched for every secret.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use carpool::auth::hashing::Argon2Params;
@@ -15,6 +17,7 @@ use carpool::store::embedded::EmbeddedStore;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use support::app::test_documents;
 use tower::ServiceExt;
 
 #[derive(Clone, Default)]
@@ -51,7 +54,7 @@ async fn no_secret_is_logged() {
     let mailer = Arc::new(Tee(outbox, Mutex::default()));
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    let state = AppState::new(store, mailer.clone(), clock.clone(), config).unwrap();
+    let state = AppState::new(store, mailer.clone(), clock.clone(), config, test_documents()).unwrap();
     let dispatcher = state.mail.clone();
     let app = router(state, &Function::ALL);
 

@@ -93,7 +93,14 @@ async fn forgot_and_resend_cost_the_same_whoever_asks(app: App) {
     app.signed_in("verified@example.edu", false).await;
     app.register("pending@example.edu").await;
     let recording = Arc::new(Recording { inner: app.store.clone(), calls: Mutex::default() });
-    let state = AppState::new(recording.clone(), app.mail.clone(), app.clock.clone(), test_config()).unwrap();
+    let state = AppState::new(
+        recording.clone(),
+        app.mail.clone(),
+        app.clock.clone(),
+        test_config(),
+        test_documents(),
+    )
+    .unwrap();
     let router = local_router(state);
     for path in ["/api/auth/password/forgot", "/api/auth/resend-verification"] {
         let mut seen = Vec::new();
@@ -131,7 +138,9 @@ impl Mailer for Flaky {
 
 async fn a_failing_provider_fails_no_request_and_loses_no_mail(app: App) {
     let flaky = Arc::new(Flaky::default());
-    let state = AppState::new(app.store.clone(), flaky.clone(), app.clock.clone(), test_config()).unwrap();
+    let state =
+        AppState::new(app.store.clone(), flaky.clone(), app.clock.clone(), test_config(), test_documents())
+            .unwrap();
     let dispatcher = state.mail.clone();
     let router = local_router(state);
     let body = json!({"email": "flo@example.edu", "password": PASSWORD, "name": "Flo"});

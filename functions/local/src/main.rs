@@ -8,6 +8,8 @@ use axum::Router;
 use carpool::captcha::CaptchaConfig;
 use carpool::clock::{parse_offset, Clock, OffsetClock, SystemClock};
 use carpool::config::AuthConfig;
+use carpool::documents::local::LocalDocuments;
+use carpool::driver::{Documents, DriverService};
 use carpool::http::limits::{RequestTimeout, MAX_HEADER_COUNT};
 use carpool::http::{local_router, AppState};
 use carpool::mail::jobs::{MailDispatcher, Redrive};
@@ -99,6 +101,9 @@ struct Args {
     #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
     time_offset: Option<time::Duration>,
     /// Seconds between retries of queued mail that failed (mail goes out as soon as it is queued).
+    /// How often the license expiry sweep runs (it also runs once at start): `1h`, `10m`, `30s`.
+    #[arg(long, value_name = "INTERVAL", default_value = "1h", value_parser = parse_interval)]
+    sweep_every: Duration,
     #[arg(long, value_name = "SECS", default_value_t = Secs(MAIL_REDRIVE_EVERY))]
     mail_redrive_every: Secs,
     /// Seconds a client may take to send a request's headers (from their first byte).
@@ -174,17 +179,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(spec) => KeyRing::parse(&spec).map_err(|e| format!("KEY_RING: {e}"))?,
         None => KeyRing::load_or_create(&key_ring_file(&args.data_dir)?)?,
     });
-    let state = AppState::new(store, mailer, clock.clone(), config)?;
+    let listener = TcpListener::bind(args.addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    // Upload URLs point at this server, which keeps the photos under the data directory.
+    let photos = LocalDocuments::new(
+        &args.data_dir,
+        &url,
+        config.key_ring.clone().ok_or("no key ring")?,
+        clock.clone(),
+    );
+    let documents = Documents { uploads: Arc::new(photos.clone()), ocr: Arc::new(photos.clone()) };
+    let state = AppState::new(store, mailer, clock.clone(), config, documents)?;
     tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
-    let app = local_router(state);
+    tokio::spawn(sweep_licenses(state.driver.clone(), args.sweep_every));
+    let app = local_router(state).merge(photos.router());
 
     let timeouts = Timeouts {
         header: args.header_timeout.0,
         request: args.request_timeout.0,
         idle: args.idle_timeout.0,
     };
-    let listener = TcpListener::bind(args.addr).await?;
-    let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, outbox = %outbox.display(), campuses_added = added, dev_mode = args.dev_mode, "carpool-local listening");
     println!("carpool-local listening on {url}");
     println!("mail outbox: {}", outbox.display());
@@ -195,6 +209,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve(listener, app, timeouts, shutdown_signal()).await;
     tracing::info!("carpool-local stopped");
     Ok(())
+}
+
+/// An interval like `--time-offset` takes them, but positive: `1h`, `10m`, `30s`, `1d`.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_offset(text)?;
+    Duration::try_from(interval)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} must be a positive interval such as 1h or 30s"))
+}
+
+/// The expiry sweep, as the hourly schedule runs it in AWS: once now, then every `every`.
+async fn sweep_licenses(driver: Arc<DriverService>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // The sweep logs its own summary; a failed run is retried at the next tick.
+        if let Err(e) = driver.sweep().await {
+            tracing::error!(error = %e, "license sweep failed");
+        }
+    }
 }
 
 /// `<data-dir>/key-ring`; a data directory from before the key ring sealed more than TOTP keys

@@ -4,6 +4,8 @@
 
 use carpool::clock::SystemClock;
 use carpool::domain::campus::Campus;
+use carpool::domain::email::Email;
+use carpool::repo::accounts;
 use carpool::repo::campuses;
 use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
@@ -31,6 +33,18 @@ enum Command {
     /// Campuses: the only way they are created (registration never creates one).
     #[command(subcommand)]
     Campus(CampusCommand),
+    /// Users: the campus-admin role (driver reviews, suspensions and audit of their own campus)
+    /// is granted and revoked only here.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Make the account with this email an admin of its campus.
+    GrantAdmin { email: String },
+    /// Take the admin role away.
+    RevokeAdmin { email: String },
 }
 
 #[derive(Subcommand)]
@@ -70,10 +84,30 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let store = open_store(&args).await?;
-    let Command::Campus(command) = args.command;
+    match args.command {
+        Command::Campus(command) => campus(store.as_ref(), command).await,
+        Command::User(command) => user(store.as_ref(), command).await,
+    }
+}
+
+async fn user(store: &dyn Store, command: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let (email, admin) = match &command {
+        UserCommand::GrantAdmin { email } => (email, true),
+        UserCommand::RevokeAdmin { email } => (email, false),
+    };
+    let email = Email::parse(email)?;
+    let id = accounts::set_admin(store, &email, admin)
+        .await?
+        .ok_or(format!("no account has the email {email}"))?;
+    let verb = if admin { "granted to" } else { "revoked from" };
+    println!("admin role {verb} {email} (user {id})");
+    Ok(())
+}
+
+async fn campus(store: &dyn Store, command: CampusCommand) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         CampusCommand::List => {
-            let all = campuses::list(store.as_ref()).await?;
+            let all = campuses::list(store).await?;
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
         CampusCommand::Add { id, name, domains, allow_subdomains, time_zone } => {
@@ -85,12 +119,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 time_zone,
             };
             campus.validate()?;
-            campuses::add(store.as_ref(), &campus).await?;
+            campuses::add(store, &campus).await?;
             println!("added campus {}", campus.id);
         }
         CampusCommand::Load { file } => {
             let list = campuses::parse_list(&std::fs::read_to_string(&file)?)?;
-            let added = campuses::seed(store.as_ref(), &list).await?;
+            let added = campuses::seed(store, &list).await?;
             println!("added {added} of {} campuses from {}", list.len(), file.display());
         }
     }

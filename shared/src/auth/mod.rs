@@ -306,6 +306,19 @@ impl AuthService {
         Ok(*digest == current.digest)
     }
 
+    /// The user behind a session cookie, with their driver profile, as the store holds them now
+    /// (for the use cases of other areas). API.md: every such route needs a verified email.
+    pub async fn signed_in_user(
+        &self,
+        cookie: &str,
+    ) -> AppResult<(UserRecord, crate::repo::drivers::DriverRecord)> {
+        let current = self.authenticate(cookie).await?;
+        if !current.loaded.user.email_verified {
+            return Err(AppError::EmailNotVerified);
+        }
+        Ok((current.loaded.user, current.loaded.driver))
+    }
+
     /// Ends every session of the caller, this one included.
     pub async fn sign_out_everywhere(&self, cookie: &str, client: &Client) -> AppResult<()> {
         let current = self.authenticate(cookie).await?;

@@ -44,8 +44,6 @@ impl AuthService {
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let now = self.now();
-        // Per address too: registering someone's address again and again would mail-bomb it.
-        self.limiter.hit(Rule::RegisterEmail, email.as_str()).await?;
         let campus = self.campuses.for_domain(email.domain()).await?.ok_or(AppError::CampusNotSupported)?;
         let calendar = campus_calendar(&campus)?;
         let license = input
@@ -59,6 +57,9 @@ impl AuthService {
             .password
             .check(&input.password, &[email.as_str(), &name, &campus.name])
             .map_err(|e| AppError::WeakPassword(e.to_string()))?;
+        // Per address too: registering someone's address again and again would mail-bomb it.
+        // Counted once the request is valid, as only those queue mail.
+        self.limiter.hit(Rule::RegisterEmail, email.as_str()).await?;
         // Hash before looking at the email so new and existing emails cost the same.
         let password_hash = self.hash(input.password).await?;
         let pending = Pending {

@@ -17,8 +17,16 @@ pub struct License {
     pub expires_on: Date,
 }
 
+/// A calendar date as API.md writes them, `YYYY-MM-DD`, that exists.
+pub fn parse_date(text: &str) -> Result<Date, LicenseError> {
+    Date::parse(text.trim(), time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| LicenseError::BadDate)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LicenseError {
+    #[error("license expiresOn must be a real calendar date written YYYY-MM-DD")]
+    BadDate,
     #[error("license legal name must be 1-100 characters without control characters")]
     BadLegalName,
     #[error("license number must be 4-20 letters or digits")]
@@ -66,6 +74,14 @@ impl License {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn dates_must_exist() {
+        assert_eq!(parse_date("2029-01-31"), Ok(date!(2029 - 01 - 31)));
+        for bad in ["2029-02-30", "2029-13-01", "31/01/2029", "2029-1-31", "", "tomorrow"] {
+            assert_eq!(parse_date(bad), Err(LicenseError::BadDate), "{bad:?}");
+        }
+    }
 
     #[test]
     fn normalises_and_validates() {

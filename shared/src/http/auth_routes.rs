@@ -4,7 +4,7 @@ use super::cookies::{clearing_cookie, device_cookie, session_cookie, DeviceCooki
 use super::json::Json;
 use super::AppState;
 use crate::auth::{Client, LicenseInput, Registration, SignIn};
-use crate::domain::license::ymd;
+use crate::domain::license::parse_date;
 use crate::error::AppError;
 use axum::extract::{Path, State};
 use axum::http::header::SET_COOKIE;
@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use time::Date;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,14 +23,22 @@ pub struct RegisterBody {
     license: Option<LicenseBody>,
 }
 
+/// A license as clients send it. The date is parsed here rather than by serde, so an impossible
+/// one (February 30) is `422 invalid_license` naming the field, like every other license rule.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseBody {
     legal_name: String,
     number: String,
     region: String,
-    #[serde(with = "ymd")]
-    expires_on: Date,
+    expires_on: String,
+}
+
+impl LicenseBody {
+    pub fn into_input(self) -> Result<LicenseInput, AppError> {
+        let expires_on = parse_date(&self.expires_on).map_err(|e| AppError::InvalidLicense(e.to_string()))?;
+        Ok(LicenseInput { legal_name: self.legal_name, number: self.number, region: self.region, expires_on })
+    }
 }
 
 pub async fn register(
@@ -46,12 +53,7 @@ pub async fn register(
                 email: body.email,
                 password: body.password,
                 name: body.name,
-                license: body.license.map(|l| LicenseInput {
-                    legal_name: l.legal_name,
-                    number: l.number,
-                    region: l.region,
-                    expires_on: l.expires_on,
-                }),
+                license: body.license.map(LicenseBody::into_input).transpose()?,
                 captcha_token: body.captcha_token,
             },
             &client,

@@ -1,13 +1,16 @@
 //! The HTTP layer every function shares: one axum `Router` per function (the same code runs in
 //! Lambda through `lambda_http` and in the local server, which merges them all).
 
+mod admin_routes;
 mod auth_routes;
 mod client;
 pub mod cookies;
+mod driver_routes;
 pub mod edge;
 mod error;
 pub mod json;
 pub mod limits;
+pub mod list;
 pub mod origin;
 mod password_routes;
 pub mod request_log;
@@ -17,6 +20,7 @@ use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
+use crate::driver::{Documents, DriverService};
 use crate::mail::jobs::{MailDispatcher, MailQueue};
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -24,7 +28,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::sync::Arc;
 
@@ -32,6 +36,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub origins: Arc<origin::OriginPolicy>,
+    pub driver: Arc<DriverService>,
     /// Delivers the mail the use cases queue: the `mailer` function's work in AWS, a background
     /// task in the local server, an explicit call in tests.
     pub mail: Arc<MailDispatcher>,
@@ -43,17 +48,27 @@ impl AppState {
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
         config: AuthConfig,
+        documents: Documents,
     ) -> Result<Self, String> {
         let origins = Arc::new(origin::OriginPolicy::new(&config.allowed_origins));
         let captcha = config.captcha.clone();
         let queue = MailQueue::new(config.key_ring.clone(), clock.clone());
-        let mut auth = AuthService::new(store.clone(), queue.clone(), clock, config)?;
+        let limits = config.rate_limits.clone();
+        let mut auth = AuthService::new(store.clone(), queue.clone(), clock.clone(), config)?;
         if let Some(captcha) = captcha {
             auth = auth.with_captcha(Arc::new(SiteVerify::new(captcha)?));
         }
         let auth = Arc::new(auth);
+        let driver = Arc::new(DriverService::new(
+            store.clone(),
+            auth.clone(),
+            queue.clone(),
+            clock,
+            documents,
+            limits,
+        )?);
         let mail = Arc::new(MailDispatcher::new(store, mailer, queue, auth.clone()));
-        Ok(AppState { auth, origins, mail })
+        Ok(AppState { auth, origins, driver, mail })
     }
 }
 
@@ -66,16 +81,20 @@ pub enum Function {
     Session,
     Password,
     TwoFactor,
+    Driver,
+    Admin,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 8] = [
         Function::Register,
         Function::VerifyEmail,
         Function::Signin,
         Function::Session,
         Function::Password,
         Function::TwoFactor,
+        Function::Driver,
+        Function::Admin,
     ];
 
     /// The function's binary (and `events/` directory) name.
@@ -87,6 +106,8 @@ impl Function {
             Function::Session => "session",
             Function::Password => "password",
             Function::TwoFactor => "two-factor",
+            Function::Driver => "driver",
+            Function::Admin => "admin",
         }
     }
 
@@ -94,6 +115,11 @@ impl Function {
     /// starts without `KEY_RING` (only the authorizer does).
     pub fn needs_key_ring(self) -> bool {
         true
+    }
+
+    /// The functions that hand out upload URLs or read license photos need `LICENSE_BUCKET`.
+    pub fn needs_license_bucket(self) -> bool {
+        matches!(self, Function::Driver | Function::Admin)
     }
 
     fn routes(self) -> Router<AppState> {
@@ -120,6 +146,19 @@ impl Function {
                 .route("/api/auth/2fa/totp/confirm", post(two_factor_routes::confirm))
                 .route("/api/auth/2fa/totp/disable", post(two_factor_routes::disable))
                 .route("/api/auth/2fa/recovery-codes", post(two_factor_routes::renew_recovery_codes)),
+            Function::Driver => Router::new()
+                .route("/api/auth/driver", get(driver_routes::state))
+                .route("/api/auth/driver/license", put(driver_routes::put_license))
+                .route("/api/auth/driver/license/upload", post(driver_routes::upload))
+                .route("/api/auth/driver/license/scan", post(driver_routes::scan))
+                .route("/api/auth/driver/enable", post(driver_routes::enable))
+                .route("/api/auth/driver/toggle", post(driver_routes::toggle)),
+            Function::Admin => Router::new()
+                .route("/api/admin/driver-reviews", get(admin_routes::reviews))
+                .route("/api/admin/driver-reviews/{user_id}", post(admin_routes::decide))
+                .route("/api/admin/drivers/{user_id}/suspend", post(admin_routes::suspend))
+                .route("/api/admin/drivers/{user_id}/reinstate", post(admin_routes::reinstate))
+                .route("/api/admin/audit", get(admin_routes::audit)),
         }
     }
 }
@@ -155,12 +194,19 @@ fn build(state: AppState, functions: &[Function], edge_check: bool) -> Router {
     if edge_check {
         routes = routes.layer(axum::middleware::from_fn_with_state(state.auth.clone(), edge::guard));
     }
-    routes
+    let routes = routes
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.origins.clone(), origin::guard))
         .layer(axum::middleware::from_fn(limits::guard))
-        // Outside every reject above, so those answers carry the headers too.
+        .with_state(state);
+    // Outside every reject above, so those answers carry the headers too.
+    with_outer_layers(routes)
+}
+
+/// What every route has, the API's and others (the local upload server's): security headers
+/// and one log line with a request id per request.
+pub fn with_outer_layers(routes: Router) -> Router {
+    routes
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_log::request_log))
-        .with_state(state)
 }

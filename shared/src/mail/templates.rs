@@ -216,11 +216,11 @@ pub fn two_factor_changed(app_url: &str, to: &str, name: &str, notice: TwoFactor
     Message { to: to.to_owned(), subject: format!("{PRODUCT}: {subject}"), text, html }
 }
 
-fn page(body: &str) -> String {
+pub(super) fn page(body: &str) -> String {
     format!("<!doctype html><html><body style=\"font-family:sans-serif\">{body}</body></html>")
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -44,6 +44,7 @@ pub struct UserRecord {
 pub const EMAIL_VERIFIED: &str = "emailVerified";
 pub const VERIFICATION_STAMP: &str = "verificationStamp";
 pub const PASSWORD_STAMP: &str = "passwordStamp";
+pub const ADMIN: &str = "admin";
 
 /// A stamp as a condition value (`null` for records from before stamps existed).
 pub fn stamp_value(stamp: Option<Ulid>) -> serde_json::Value {
@@ -123,4 +124,15 @@ pub fn update_user(id: Ulid, set: Attrs) -> Write {
 /// Sets some attributes of a user in the state `cond` describes.
 pub fn update_user_if(id: Ulid, set: Attrs, cond: Cond) -> Write {
     Write::Update { key: user_key(id), set, expires_at: None, cond }
+}
+
+/// Grants or revokes the campus-admin role of the account registered under `email` (the
+/// operator command's work). Returns the user's id, or `None` when no account has that email.
+pub async fn set_admin(store: &dyn Store, email: &Email, admin: bool) -> Result<Option<Ulid>, StoreError> {
+    let Some(id) = user_id_for_email(store, email).await? else { return Ok(None) };
+    match store.write(vec![update_user(id, crate::store::attrs([(ADMIN, admin.into())]))]).await {
+        Ok(()) => Ok(Some(id)),
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

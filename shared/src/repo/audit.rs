@@ -87,3 +87,61 @@ pub async fn for_user(store: &dyn Store, user: Ulid, limit: usize) -> Result<Vec
     };
     store.query(&query).await?.items.iter().map(from_item).collect()
 }
+
+/// What changed about a driver (API.md: every change of capability or availability).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverAction {
+    /// Capability changes: applied (to review), approved, rejected, suspended, reinstated.
+    CapabilityChanged,
+    AvailabilityChanged,
+}
+
+/// One capability or availability change: who (a user id, or `system` for the sweep), the
+/// value before and after, why, and from where. Campus admins read them (`GET /api/admin/audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverChange {
+    pub id: Ulid,
+    pub action: DriverAction,
+    pub actor: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub ip: Option<String>,
+}
+
+/// The actor of the sweep's changes.
+pub const SYSTEM: &str = "system";
+
+fn driver_partition(user: Ulid) -> String {
+    format!("AUDIT#DRIVER#{user}")
+}
+
+pub fn put_driver_change(user: Ulid, change: &DriverChange) -> Write {
+    let key = Key::new(driver_partition(user), format!("AUDIT#{}", change.id));
+    Write::Put {
+        item: Item::new(key, to_attrs(change)).expiring((change.at + RETENTION).unix_timestamp()),
+        cond: crate::store::Cond::NotExists,
+    }
+}
+
+/// A page of a driver's changes, newest first.
+pub async fn driver_changes(
+    store: &dyn Store,
+    user: Ulid,
+    limit: usize,
+    after: Option<crate::store::Cursor>,
+) -> Result<(Vec<DriverChange>, Option<crate::store::Cursor>), StoreError> {
+    let query = Query {
+        descending: true,
+        limit,
+        after,
+        ..Query::new(driver_partition(user), SkRange::Prefix("AUDIT#".into()))
+    };
+    let page = store.query(&query).await?;
+    let changes = page.items.iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((changes, page.next))
+}

@@ -188,8 +188,11 @@ impl DriverRecord {
     }
 }
 
+/// A driver profile read on its own (a retry after a conflict). A batch read like the others
+/// (the session, the admin's target), so the functions need one read action.
 pub async fn get(store: &dyn Store, user: Ulid) -> Result<Option<DriverRecord>, StoreError> {
-    store.get(&driver_key(user)).await?.map(|item| from_item(&item)).transpose()
+    let items = store.get_many(&[driver_key(user)]).await?;
+    items.into_iter().next().flatten().map(|item| from_item(&item)).transpose()
 }
 
 /// The licenses whose next alert is due at or before `now` (epoch seconds), a page at a time.
@@ -197,7 +200,7 @@ pub fn alerts_due_query(now: i64, limit: usize) -> Query {
     Query {
         index: Some(crate::store::Index::Gsi1),
         limit,
-        ..Query::new(ALERT_INDEX, SkRange::Between(String::new(), format!("{:012}#~", now.max(0))))
+        ..Query::new(ALERT_INDEX, SkRange::Between("0".into(), format!("{:012}#~", now.max(0))))
     }
 }
 

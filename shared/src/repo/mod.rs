@@ -12,6 +12,7 @@
 //! | campus | `CAMPUS` | `CAMPUS#<campusId>` | all campuses = one Query |
 //! | campus domain claim | `DOMAIN#<domain>` | `DOMAIN` | a domain belongs to one campus |
 //! | audit record | `AUDIT#USER#<userId>` (or `AUDIT#EMAIL#<email>`) | `AUDIT#<ulid>` | newest first; ttl 400 days |
+//! | driver change (audit) | `AUDIT#DRIVER#<userId>` | `AUDIT#<ulid>` | capability/availability changes; newest first; ttl 400 days |
 //! | lockout state | `LOCK#<email>` | `LOCK` | failures, lockedUntil; any email, account or not |
 //! | TOTP key (confirmed / pending) | `USER#<userId>` | `TOTP` / `TOTP_PENDING` | key sealed; pending ttl 15 min |
 //! | used TOTP step | `USER#<userId>` | `TOTP_STEP#<step>` | ttl just past the step's window |

@@ -5,9 +5,11 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use carpool::auth::hashing::Argon2Params;
-use carpool::clock::ManualClock;
+use carpool::clock::{ManualClock, SystemClock};
 use carpool::config::AuthConfig;
+use carpool::documents::local::LocalDocuments;
 use carpool::domain::campus::Campus;
+use carpool::driver::{Documents, DriverService};
 use carpool::http::{local_router, AppState};
 use carpool::mail::jobs::MailDispatcher;
 use carpool::mail::{Mailer, Message};
@@ -56,7 +58,21 @@ pub struct App {
     /// would run right after (tests of the queue itself call it, or not, themselves).
     pub dispatcher: Arc<MailDispatcher>,
     pub store: Arc<dyn Store>,
+    pub driver: Arc<DriverService>,
     pub keep: Option<tempfile::TempDir>,
+    /// Where the app's local uploads land.
+    pub uploads: tempfile::TempDir,
+}
+
+/// Where the test app's upload URLs point (its own router serves them).
+pub const UPLOAD_BASE: &str = "http://carpool.test";
+
+/// Local license-photo ports in a throwaway directory, for apps whose tests do not look at them.
+pub fn test_documents() -> Documents {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let documents =
+        LocalDocuments::new(&dir, UPLOAD_BASE, test_config().key_ring.unwrap(), Arc::new(SystemClock));
+    Documents { uploads: Arc::new(documents.clone()), ocr: Arc::new(documents) }
 }
 
 pub struct Reply {
@@ -113,8 +129,21 @@ impl App {
         let mail = Arc::new(Recorder::default());
         let mut config = test_config();
         configure(&mut config);
-        let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config).unwrap();
-        App { dispatcher: state.mail.clone(), router: local_router(state), clock, mail, store, keep: None }
+        let uploads = tempfile::tempdir().unwrap();
+        let keys = config.key_ring.clone().unwrap();
+        let documents = LocalDocuments::new(uploads.path(), UPLOAD_BASE, keys, clock.clone());
+        let ports = Documents { uploads: Arc::new(documents.clone()), ocr: Arc::new(documents.clone()) };
+        let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config, ports).unwrap();
+        App {
+            dispatcher: state.mail.clone(),
+            driver: state.driver.clone(),
+            router: local_router(state).merge(documents.router()),
+            clock,
+            mail,
+            store,
+            keep: None,
+            uploads,
+        }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Reply {

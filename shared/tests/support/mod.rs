@@ -43,3 +43,4 @@ pub fn embedded_store(clock: Arc<dyn Clock>) -> (EmbeddedStore, tempfile::TempDi
     (store, dir)
 }
 pub mod app;
+pub mod driver;

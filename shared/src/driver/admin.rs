@@ -1,0 +1,308 @@
+//! Campus admins: the review queue and its decisions, suspension and reinstatement, and the
+//! drivers' audit history. An admin acts on their own campus only; anyone else's users answer
+//! `404` like unknown ids, and no admin decides on (or suspends) their own driver profile.
+
+use super::views::{AuditEntry, DriverState, LicenseView, Page, ReviewEntry};
+use super::{Actor, Caller, Change, DriverService, Outcome};
+use crate::auth::Client;
+use crate::domain::driver::Capability;
+use crate::error::{AppError, AppResult};
+use crate::mail::driver_templates;
+use crate::repo::accounts::{self, UserRecord};
+use crate::repo::audit;
+use crate::repo::drivers::{self, DriverRecord, ReviewStatus};
+use crate::store::Cursor;
+use std::time::Duration;
+use ulid::Ulid;
+
+/// How long the image link in a review works.
+const IMAGE_LINK_LIFE: Duration = Duration::from_secs(300);
+
+/// Reasons are shown to the driver and kept in the audit history.
+const MAX_REASON_CHARS: usize = 500;
+
+/// An admin's decision on an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl DriverService {
+    /// The caller, who must be an admin.
+    async fn admin(&self, cookie: &str) -> AppResult<Caller> {
+        let caller = self.caller(cookie).await?;
+        if !caller.user.admin {
+            return Err(AppError::AdminRequired);
+        }
+        Ok(caller)
+    }
+
+    /// A user of the admin's campus (`NotFound` for anyone else, or an id that is not one).
+    async fn campus_user(&self, admin: &Caller, user_id: &str) -> AppResult<(UserRecord, DriverRecord)> {
+        let id: Ulid = user_id.parse().map_err(|_| AppError::NotFound)?;
+        let (user, driver) =
+            accounts::user_with_driver(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
+        if user.campus_id != admin.user.campus_id {
+            return Err(AppError::NotFound);
+        }
+        Ok((user, driver))
+    }
+
+    /// A user the admin may act on: of their campus, and not themselves.
+    async fn subject(&self, admin: &Caller, user_id: &str) -> AppResult<(UserRecord, DriverRecord)> {
+        let (user, driver) = self.campus_user(admin, user_id).await?;
+        if user.id == admin.user.id {
+            return Err(AppError::AdminRequired);
+        }
+        Ok((user, driver))
+    }
+
+    /// `GET /api/admin/driver-reviews`: pending applications of the admin's campus, oldest first.
+    pub async fn reviews(
+        &self,
+        cookie: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> AppResult<Page<ReviewEntry>> {
+        let admin = self.admin(cookie).await?;
+        let scope = format!("reviews {} {}", admin.user.id, admin.campus.id);
+        let after = self.open_cursor(&scope, cursor)?;
+        let (ids, next) = drivers::review_queue(self.store.as_ref(), &admin.campus.id, limit, after).await?;
+        let keys: Vec<_> =
+            ids.iter().flat_map(|id| [accounts::user_key(*id), drivers::driver_key(*id)]).collect();
+        let items = if keys.is_empty() { Vec::new() } else { self.store.get_many(&keys).await? };
+        let today = admin.today();
+        let mut reviews = Vec::with_capacity(ids.len());
+        for pair in items.chunks(2) {
+            let Some((user, driver)) = accounts::decode_user_with_driver(&pair[0], &pair[1])? else {
+                continue;
+            };
+            // A queue entry outlives its application only between a decision's two writes' views.
+            let Some(review) = driver.review.as_ref().filter(|r| r.status == ReviewStatus::Pending) else {
+                continue;
+            };
+            let image_url = match &driver.last_scan {
+                Some(scan) => Some(
+                    self.documents
+                        .uploads
+                        .presign_get(&scan.object_key, IMAGE_LINK_LIFE)
+                        .await
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                ),
+                None => None,
+            };
+            reviews.push(ReviewEntry {
+                user_id: user.id.to_string(),
+                name: user.name.clone(),
+                email: user.email.clone(),
+                license: driver.license.as_ref().map(|l| LicenseView::new(l, today)),
+                verification: driver.license.as_ref().map(|l| l.verification),
+                extracted: driver.last_scan.as_ref().map(|s| s.extracted.clone()),
+                image_url,
+                submitted_at: review.submitted_at,
+            });
+        }
+        Ok(Page { items: reviews, next_cursor: self.seal_cursor(&scope, next) })
+    }
+
+    /// `POST /api/admin/driver-reviews/{userId}`: approves or rejects a pending application and
+    /// mails the applicant.
+    pub async fn decide(
+        &self,
+        cookie: &str,
+        user_id: &str,
+        decision: Decision,
+        reason: Option<&str>,
+        client: &Client,
+    ) -> AppResult<DriverState> {
+        let admin = self.admin(cookie).await?;
+        let (user, known) = self.subject(&admin, user_id).await?;
+        let reason = match (decision, reason.map(str::trim).filter(|r| !r.is_empty())) {
+            (Decision::Reject, None) => {
+                return Err(AppError::Incomplete("a rejection needs a reason".into()))
+            }
+            (_, reason) => reason.map(check_reason).transpose()?,
+        };
+        let actor = Actor::user(admin.user.id, client);
+        let now = admin.now;
+        let driver = self
+            .change_driver(user.id, Some(known), |mut driver| {
+                let review = driver
+                    .review
+                    .clone()
+                    .filter(|r| {
+                        r.status == ReviewStatus::Pending && driver.capability == Capability::PendingReview
+                    })
+                    .ok_or(AppError::NotFound)?;
+                let (capability, status) = match decision {
+                    Decision::Approve => (Capability::Approved, ReviewStatus::Approved),
+                    Decision::Reject => (Capability::Rejected, ReviewStatus::Rejected),
+                };
+                driver.capability = capability;
+                driver.review = Some(crate::repo::drivers::ReviewRecord {
+                    status,
+                    decided_at: Some(now),
+                    reason: reason.clone(),
+                    decided_by: Some(admin.user.id),
+                    ..review.clone()
+                });
+                let mut change = Change::new(driver);
+                change.writes.push(drivers::dequeue_review(&admin.campus.id, review.submitted_at, user.id));
+                change.audits.push(self.capability_change(
+                    &actor,
+                    Capability::PendingReview,
+                    capability,
+                    reason.clone(),
+                ));
+                change.mail.push(driver_templates::review_decided(
+                    &self.app_url,
+                    &user.email,
+                    &user.name,
+                    decision == Decision::Approve,
+                    reason.as_deref(),
+                ));
+                Ok(Outcome::Changed(change))
+            })
+            .await?;
+        Ok(DriverState::new(&driver, admin.today()))
+    }
+
+    /// `POST /api/admin/drivers/{userId}/suspend`: no driving (availability off) until reinstated;
+    /// a pending application leaves the queue.
+    pub async fn suspend(
+        &self,
+        cookie: &str,
+        user_id: &str,
+        reason: &str,
+        client: &Client,
+    ) -> AppResult<DriverState> {
+        let admin = self.admin(cookie).await?;
+        let (user, known) = self.subject(&admin, user_id).await?;
+        let reason = check_reason(reason.trim())?;
+        let actor = Actor::user(admin.user.id, client);
+        let today = admin.today();
+        let driver = self
+            .change_driver(user.id, Some(known), |mut driver| {
+                if driver.capability == Capability::Suspended {
+                    return Ok(Outcome::Unchanged(driver));
+                }
+                let (before, was_available) = (driver.capability, self.is_available(&driver, today));
+                let mut writes = Vec::new();
+                if let Some(review) = driver.review.as_mut().filter(|r| r.status == ReviewStatus::Pending) {
+                    writes.push(drivers::dequeue_review(&admin.campus.id, review.submitted_at, user.id));
+                    review.status = ReviewStatus::Rejected;
+                    review.decided_at = Some(admin.now);
+                    review.reason = Some(reason.clone());
+                    review.decided_by = Some(admin.user.id);
+                }
+                driver.capability = Capability::Suspended;
+                driver.available = false;
+                let mut change = Change::new(driver);
+                change.writes = writes;
+                change.audits.push(self.capability_change(
+                    &actor,
+                    before,
+                    Capability::Suspended,
+                    Some(reason.clone()),
+                ));
+                if was_available {
+                    change.audits.push(self.availability_change(&actor, true, false, Some(reason.clone())));
+                }
+                change.mail.push(driver_templates::suspension_changed(
+                    &self.app_url,
+                    &user.email,
+                    &user.name,
+                    true,
+                    &reason,
+                ));
+                Ok(Outcome::Changed(change))
+            })
+            .await?;
+        Ok(DriverState::new(&driver, today))
+    }
+
+    /// `POST /api/admin/drivers/{userId}/reinstate`: back to approved, availability still off.
+    pub async fn reinstate(
+        &self,
+        cookie: &str,
+        user_id: &str,
+        reason: &str,
+        client: &Client,
+    ) -> AppResult<DriverState> {
+        let admin = self.admin(cookie).await?;
+        let (user, known) = self.subject(&admin, user_id).await?;
+        let reason = check_reason(reason.trim())?;
+        let actor = Actor::user(admin.user.id, client);
+        let driver = self
+            .change_driver(user.id, Some(known), |mut driver| {
+                if driver.capability != Capability::Suspended {
+                    return Err(AppError::DriverNotSuspended);
+                }
+                driver.capability = Capability::Approved;
+                driver.available = false;
+                let mut change = Change::new(driver);
+                change.audits.push(self.capability_change(
+                    &actor,
+                    Capability::Suspended,
+                    Capability::Approved,
+                    Some(reason.clone()),
+                ));
+                change.mail.push(driver_templates::suspension_changed(
+                    &self.app_url,
+                    &user.email,
+                    &user.name,
+                    false,
+                    &reason,
+                ));
+                Ok(Outcome::Changed(change))
+            })
+            .await?;
+        Ok(DriverState::new(&driver, admin.today()))
+    }
+
+    /// `GET /api/admin/audit?userId=`: a driver's capability and availability changes, newest
+    /// first.
+    pub async fn audit(
+        &self,
+        cookie: &str,
+        user_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> AppResult<Page<AuditEntry>> {
+        let admin = self.admin(cookie).await?;
+        let (user, _) = self.campus_user(&admin, user_id).await?;
+        let scope = format!("audit {} {}", admin.user.id, user.id);
+        let after = self.open_cursor(&scope, cursor)?;
+        let (changes, next) = audit::driver_changes(self.store.as_ref(), user.id, limit, after).await?;
+        Ok(Page {
+            items: changes.into_iter().map(AuditEntry::from).collect(),
+            next_cursor: self.seal_cursor(&scope, next),
+        })
+    }
+
+    /// Store cursors travel sealed and bound to their list and reader, so a client can neither
+    /// read them, alter them nor use one on another list (`400 invalid_cursor`).
+    fn seal_cursor(&self, scope: &str, next: Option<Cursor>) -> Option<String> {
+        next.map(|c| self.keys.seal(c.0.as_bytes(), &format!("cursor {scope}")))
+    }
+
+    fn open_cursor(&self, scope: &str, cursor: Option<&str>) -> AppResult<Option<Cursor>> {
+        let Some(sealed) = cursor else { return Ok(None) };
+        let bytes =
+            self.keys.open(sealed, &format!("cursor {scope}")).map_err(|_| AppError::InvalidCursor)?;
+        String::from_utf8(bytes).map(|c| Some(Cursor(c))).map_err(|_| AppError::InvalidCursor)
+    }
+}
+
+fn check_reason(reason: &str) -> AppResult<String> {
+    if reason.is_empty() {
+        return Err(AppError::Incomplete("a reason is required".into()));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(AppError::invalid(format!(
+            "reason must be at most {MAX_REASON_CHARS} characters of text"
+        )));
+    }
+    Ok(reason.to_owned())
+}
