@@ -6,9 +6,7 @@
 //!   `CARPOOL_TEST_MOTO_URL` set the adapter is DynamoDB on moto, else the embedded store (both
 //!   make one port call per DynamoDB request).
 
-use async_trait::async_trait;
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
 use carpool::auth::hashing::PasswordHasher;
 use carpool::auth::AuthService;
@@ -18,59 +16,21 @@ use carpool::documents::local::LocalDocuments;
 use carpool::domain::totp::TotpKey;
 use carpool::driver::Documents;
 use carpool::http::{router, AppState, Function};
-use carpool::mail::{MailError, Mailer, Message};
 use carpool::rate_limit::{Limit, Rule};
 use carpool::repo::campuses;
 use carpool::store::dynamo::{create_table, DynamoStore};
 use carpool::store::embedded::EmbeddedStore;
-use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
+use carpool::store::Store;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
+
+mod common;
+
+use common::{Counting, NoMail};
 
 const PASSWORD: &str = "marble kiosk velvet tundra";
-
-/// Counts port calls: each is one DynamoDB request. Rate-limit counters are counted apart.
-struct Counting<S> {
-    inner: S,
-    calls: AtomicUsize,
-    counters: AtomicUsize,
-}
-
-#[async_trait]
-impl<S: Store> Store for Counting<S> {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_many(keys).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.query(query).await
-    }
-    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.write(writes).await
-    }
-    async fn increment(&self, key: &Key, attr: &str, by: i64, expires_at: i64) -> Result<i64, StoreError> {
-        self.counters.fetch_add(1, Ordering::Relaxed);
-        self.inner.increment(key, attr, by, expires_at).await
-    }
-}
-
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send(&self, _: &Message) -> Result<(), MailError> {
-        Ok(())
-    }
-}
 
 struct Bench {
     app: Router,
@@ -83,8 +43,7 @@ struct Bench {
 impl Bench {
     /// `cache`: whether read-only session checks may be answered from memory.
     async fn new<S: Store>(store: S, cache: bool) -> Bench {
-        let store =
-            Arc::new(Counting { inner: store, calls: AtomicUsize::new(0), counters: AtomicUsize::new(0) });
+        let store = Arc::new(Counting::new(store));
         let demo = include_str!("../../infra/campuses.json");
         campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -118,19 +77,7 @@ impl Bench {
         body: Value,
         cookie: Option<&str>,
     ) -> (StatusCode, Value, Option<String>) {
-        let mut req =
-            Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, "application/json");
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        let res = self.app.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
-        let status = res.status();
-        let cookie = res
-            .headers()
-            .get(header::SET_COOKIE)
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie)
+        common::call(&self.app, method, path, body, cookie).await
     }
 
     /// Runs one request and returns the store calls it made: (data, rate-limit counters).

@@ -8,7 +8,9 @@ use axum::http::{header, Request, StatusCode};
 use carpool::auth::hashing::Argon2Params;
 use carpool::clock::{Clock, ManualClock};
 use carpool::config::AuthConfig;
+use carpool::documents::local::LocalDocuments;
 use carpool::domain::totp::TotpKey;
+use carpool::driver::Documents;
 use carpool::http::{router, AppState, Function};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::mail::{Mailer, Message};
@@ -17,7 +19,8 @@ use carpool::store::embedded::EmbeddedStore;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use support::app::test_documents;
+use support::app::UPLOAD_BASE;
+use support::driver::png_of;
 use tower::ServiceExt;
 
 #[derive(Clone, Default)]
@@ -54,9 +57,12 @@ async fn no_secret_is_logged() {
     let mailer = Arc::new(Tee(outbox, Mutex::default()));
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    let state = AppState::new(store, mailer.clone(), clock.clone(), config, test_documents()).unwrap();
+    let photos =
+        LocalDocuments::new(dir.path(), UPLOAD_BASE, config.key_ring.clone().unwrap(), clock.clone());
+    let documents = Documents { uploads: Arc::new(photos.clone()), ocr: Arc::new(photos.clone()) };
+    let state = AppState::new(store, mailer.clone(), clock.clone(), config, documents).unwrap();
     let dispatcher = state.mail.clone();
-    let app = router(state, &Function::ALL);
+    let app = router(state, &Function::ALL).merge(photos.router());
 
     let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
         let mut req =
@@ -72,10 +78,14 @@ async fn no_secret_is_logged() {
     let wrong = "wrong-password-9981";
     let email = "logtest@example.edu";
 
+    // License numbers: entered at registration and later, and read off a photo.
+    let (first_number, second_number) = ("K9LX-77Q2-5501", "Z7WQ 8842 1906");
+    let expires = (clock.now().date() + time::Duration::days(400)).to_string();
+    let license = |number: &str| json!({"legalName": "Log Test", "number": number, "region": "NY", "expiresOn": expires});
     let reg = call(
         "POST",
         "/api/auth/register",
-        json!({"email": email, "password": password, "name": "Log Test"}),
+        json!({"email": email, "password": password, "name": "Log Test", "license": license(first_number)}),
         None,
     )
     .await;
@@ -92,6 +102,29 @@ async fn no_secret_is_logged() {
     let cookie = signin.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let session_token = cookie.trim_start_matches("__Host-session=").to_owned();
     call("GET", "/api/auth/session", Value::Null, Some(cookie.clone())).await;
+    call("PUT", "/api/auth/driver/license", license(second_number), Some(cookie.clone())).await;
+    let photo = png_of(&[
+        ("FIRST_NAME", "LOG".into(), 99.0),
+        ("LAST_NAME", "TEST".into(), 99.0),
+        ("DOCUMENT_NUMBER", second_number.into(), 99.0),
+        ("EXPIRATION_DATE", expires.clone(), 99.0),
+    ]);
+    let grant = json!({"contentType": "image/png", "contentLength": photo.len()});
+    let grant =
+        body_json(call("POST", "/api/auth/driver/license/upload", grant, Some(cookie.clone())).await).await;
+    let upload = Request::put(grant["uploadUrl"].as_str().unwrap().strip_prefix(UPLOAD_BASE).unwrap())
+        .header(header::CONTENT_TYPE, "image/png")
+        .header(header::CONTENT_LENGTH, photo.len())
+        .body(Body::from(photo))
+        .unwrap();
+    assert_eq!(app.clone().oneshot(upload).await.unwrap().status(), StatusCode::OK);
+    let scan = call(
+        "POST",
+        "/api/auth/driver/license/scan",
+        json!({"objectKey": grant["objectKey"]}),
+        Some(cookie.clone()),
+    );
+    assert_eq!(body_json(scan.await).await["verification"], "ocr_matched");
 
     // Two-factor: the key, the codes and the recovery codes stay out too.
     let setup = body_json(
@@ -124,10 +157,19 @@ async fn no_secret_is_logged() {
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 13, "one line per request");
+    assert_eq!(requests.len(), 17, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
     for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");
+    }
+    for number in [first_number, second_number] {
+        for form in [
+            number.to_owned(),
+            number.replace(['-', ' '], ""),
+            number.replace(['-', ' '], "")[..8].to_owned(),
+        ] {
+            assert!(!text.contains(&form), "a license number reached the logs");
+        }
     }
     for code in recovery.iter().chain([&first, &second]) {
         assert!(!text.contains(&format!("\"{code}\"")), "a two-factor code reached the logs");

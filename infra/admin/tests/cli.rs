@@ -1,6 +1,11 @@
 //! `carpool-admin` against an embedded store: campuses are added, listed, loaded, and refused
-//! when their id or a domain is taken.
+//! when their id or a domain is taken; the admin role is granted and revoked by email.
 
+use carpool::domain::email::Email;
+use carpool::repo::accounts::{self, UserRecord};
+use carpool::repo::drivers::DriverRecord;
+use carpool::store::embedded::EmbeddedStore;
+use carpool::store::Store;
 use std::process::{Command, Output};
 
 fn admin(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -61,4 +66,59 @@ fn needs_a_store() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data-dir"));
+}
+
+/// Runs `work` on the data directory's store (the command is not running).
+fn with_store<T>(dir: &std::path::Path, work: impl AsyncFnOnce(&EmbeddedStore) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = EmbeddedStore::open(dir, std::sync::Arc::new(carpool::clock::SystemClock)).unwrap();
+    runtime.block_on(work(&store))
+}
+
+/// An account as registration creates it, straight through the library.
+fn account_in(dir: &std::path::Path, email: &str) {
+    let user = UserRecord {
+        id: ulid::Ulid::new(),
+        email: email.into(),
+        name: "Alex Admin".into(),
+        campus_id: "example".into(),
+        password_hash: "$argon2id$unused".into(),
+        email_verified: true,
+        two_factor_enabled: false,
+        created_at: time::OffsetDateTime::now_utc(),
+        verification_stamp: None,
+        password_stamp: None,
+        registered_from: None,
+        admin: false,
+    };
+    let driver = DriverRecord { campus_id: "example".into(), ..Default::default() };
+    with_store(dir, async |store: &EmbeddedStore| {
+        store.write(accounts::create_writes(&user, &driver)).await.unwrap();
+    });
+}
+
+fn is_admin(dir: &std::path::Path, email: &str) -> bool {
+    let email = Email::parse(email).unwrap();
+    with_store(dir, async |store: &EmbeddedStore| {
+        let id = accounts::user_id_for_email(store, &email).await.unwrap().unwrap();
+        accounts::user_with_driver(store, id).await.unwrap().unwrap().0.admin
+    })
+}
+
+#[test]
+fn grants_and_revokes_the_admin_role() {
+    let dir = tempfile::tempdir().unwrap();
+    account_in(dir.path(), "alex@example.edu");
+    let granted = admin(dir.path(), &["user", "grant-admin", "Alex@Example.edu"]);
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    assert!(String::from_utf8_lossy(&granted.stdout).contains("granted to alex@example.edu"));
+    assert!(is_admin(dir.path(), "alex@example.edu"));
+    let revoked = admin(dir.path(), &["user", "revoke-admin", "alex@example.edu"]);
+    assert!(revoked.status.success());
+    assert!(!is_admin(dir.path(), "alex@example.edu"));
+    let unknown = admin(dir.path(), &["user", "grant-admin", "nobody@example.edu"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account has the email nobody@example.edu"));
+    let bad = admin(dir.path(), &["user", "grant-admin", "not an email"]);
+    assert!(!bad.status.success());
 }

@@ -1,6 +1,6 @@
 //! License OCR by Textract AnalyzeID on the uploaded S3 object. Documents Textract cannot read
-//! become `Unreadable` (the scan answers `needs_review`); throttling and service failures become
-//! `Unavailable` (a clean 503), never an internal error.
+//! become `Unreadable` (the scan answers `needs_review`); throttling, service failures and an
+//! object Textract cannot fetch become `Unavailable` (a clean 503), never an internal error.
 
 use super::{LicenseOcr, OcrError};
 use crate::domain::analyze_id::{
@@ -34,9 +34,10 @@ impl LicenseOcr for TextractOcr {
                     Some(
                         AnalyzeIDError::UnsupportedDocumentException(_)
                         | AnalyzeIDError::BadDocumentException(_)
-                        | AnalyzeIDError::DocumentTooLargeException(_)
-                        | AnalyzeIDError::InvalidS3ObjectException(_),
+                        | AnalyzeIDError::DocumentTooLargeException(_),
                     ) => Err(OcrError::Unreadable(detail)),
+                    // The scan has just read the object, so Textract failing to is configuration
+                    // (its access to the bucket, a region mismatch): an outage, not a bad photo.
                     _ => Err(OcrError::Unavailable(detail)),
                 }
             }

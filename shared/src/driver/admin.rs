@@ -2,14 +2,14 @@
 //! drivers' audit history. An admin acts on their own campus only; anyone else's users answer
 //! `404` like unknown ids, and no admin decides on (or suspends) their own driver profile.
 
-use super::views::{AuditEntry, DriverState, LicenseView, Page, ReviewEntry};
+use super::views::{DriverState, LicenseView, Page, ReviewEntry};
 use super::{Actor, Caller, Change, DriverService, Outcome};
 use crate::auth::Client;
 use crate::domain::driver::Capability;
 use crate::error::{AppError, AppResult};
 use crate::mail::driver_templates;
 use crate::repo::accounts::{self, UserRecord};
-use crate::repo::audit;
+use crate::repo::audit::{self, DriverChange};
 use crate::repo::drivers::{self, DriverRecord, ReviewStatus};
 use crate::store::Cursor;
 use std::time::Duration;
@@ -168,12 +168,14 @@ impl DriverService {
         Ok(DriverState::new(&driver, admin.today()))
     }
 
-    /// `POST /api/admin/drivers/{userId}/suspend`: no driving (availability off) until reinstated;
-    /// a pending application leaves the queue.
-    pub async fn suspend(
+    /// `POST /api/admin/drivers/{userId}/suspend` (`suspend`: no driving, availability off, a
+    /// pending application leaves the queue; again: no change) and `/reinstate` (back to
+    /// approved, availability still off; `409` unless suspended). The driver is mailed.
+    pub async fn set_suspended(
         &self,
         cookie: &str,
         user_id: &str,
+        suspend: bool,
         reason: &str,
         client: &Client,
     ) -> AppResult<DriverState> {
@@ -182,12 +184,17 @@ impl DriverService {
         let reason = check_reason(reason.trim())?;
         let actor = Actor::user(admin.user.id, client);
         let today = admin.today();
+        let after = if suspend { Capability::Suspended } else { Capability::Approved };
         let driver = self
             .change_driver(user.id, Some(known), |mut driver| {
-                if driver.capability == Capability::Suspended {
-                    return Ok(Outcome::Unchanged(driver));
-                }
                 let (before, was_available) = (driver.capability, self.is_available(&driver, today));
+                match (suspend, before) {
+                    (true, Capability::Suspended) => return Ok(Outcome::Unchanged(driver)),
+                    (false, other) if other != Capability::Suspended => {
+                        return Err(AppError::DriverNotSuspended)
+                    }
+                    _ => {}
+                }
                 let mut writes = Vec::new();
                 if let Some(review) = driver.review.as_mut().filter(|r| r.status == ReviewStatus::Pending) {
                     writes.push(drivers::dequeue_review(&admin.campus.id, review.submitted_at, user.id));
@@ -196,69 +203,26 @@ impl DriverService {
                     review.reason = Some(reason.clone());
                     review.decided_by = Some(admin.user.id);
                 }
-                driver.capability = Capability::Suspended;
+                driver.capability = after;
                 driver.available = false;
                 let mut change = Change::new(driver);
                 change.writes = writes;
-                change.audits.push(self.capability_change(
-                    &actor,
-                    before,
-                    Capability::Suspended,
-                    Some(reason.clone()),
-                ));
+                let why = Some(reason.clone());
+                change.audits.push(self.capability_change(&actor, before, after, why.clone()));
                 if was_available {
-                    change.audits.push(self.availability_change(&actor, true, false, Some(reason.clone())));
+                    change.audits.push(self.availability_change(&actor, true, false, why));
                 }
                 change.mail.push(driver_templates::suspension_changed(
                     &self.app_url,
                     &user.email,
                     &user.name,
-                    true,
+                    suspend,
                     &reason,
                 ));
                 Ok(Outcome::Changed(change))
             })
             .await?;
         Ok(DriverState::new(&driver, today))
-    }
-
-    /// `POST /api/admin/drivers/{userId}/reinstate`: back to approved, availability still off.
-    pub async fn reinstate(
-        &self,
-        cookie: &str,
-        user_id: &str,
-        reason: &str,
-        client: &Client,
-    ) -> AppResult<DriverState> {
-        let admin = self.admin(cookie).await?;
-        let (user, known) = self.subject(&admin, user_id).await?;
-        let reason = check_reason(reason.trim())?;
-        let actor = Actor::user(admin.user.id, client);
-        let driver = self
-            .change_driver(user.id, Some(known), |mut driver| {
-                if driver.capability != Capability::Suspended {
-                    return Err(AppError::DriverNotSuspended);
-                }
-                driver.capability = Capability::Approved;
-                driver.available = false;
-                let mut change = Change::new(driver);
-                change.audits.push(self.capability_change(
-                    &actor,
-                    Capability::Suspended,
-                    Capability::Approved,
-                    Some(reason.clone()),
-                ));
-                change.mail.push(driver_templates::suspension_changed(
-                    &self.app_url,
-                    &user.email,
-                    &user.name,
-                    false,
-                    &reason,
-                ));
-                Ok(Outcome::Changed(change))
-            })
-            .await?;
-        Ok(DriverState::new(&driver, admin.today()))
     }
 
     /// `GET /api/admin/audit?userId=`: a driver's capability and availability changes, newest
@@ -269,16 +233,13 @@ impl DriverService {
         user_id: &str,
         cursor: Option<&str>,
         limit: usize,
-    ) -> AppResult<Page<AuditEntry>> {
+    ) -> AppResult<Page<DriverChange>> {
         let admin = self.admin(cookie).await?;
         let (user, _) = self.campus_user(&admin, user_id).await?;
         let scope = format!("audit {} {}", admin.user.id, user.id);
         let after = self.open_cursor(&scope, cursor)?;
         let (changes, next) = audit::driver_changes(self.store.as_ref(), user.id, limit, after).await?;
-        Ok(Page {
-            items: changes.into_iter().map(AuditEntry::from).collect(),
-            next_cursor: self.seal_cursor(&scope, next),
-        })
+        Ok(Page { items: changes, next_cursor: self.seal_cursor(&scope, next) })
     }
 
     /// Store cursors travel sealed and bound to their list and reader, so a client can neither

@@ -2,7 +2,6 @@
 
 use crate::domain::driver::{days_left, effectively_available, is_expired, Alert, Capability, Verification};
 use crate::domain::license::ymd;
-use crate::repo::audit::{DriverAction, DriverChange};
 use crate::repo::drivers::{DriverRecord, Extracted, LicenseRecord, ReviewRecord, ReviewStatus};
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -128,33 +127,6 @@ pub struct ReviewEntry {
     pub image_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub submitted_at: OffsetDateTime,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub action: DriverAction,
-    pub actor: String,
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
-    pub reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub ip: Option<String>,
-}
-
-impl From<DriverChange> for AuditEntry {
-    fn from(c: DriverChange) -> Self {
-        AuditEntry {
-            action: c.action,
-            actor: c.actor,
-            before: c.before,
-            after: c.after,
-            reason: c.reason,
-            at: c.at,
-            ip: c.ip,
-        }
-    }
 }
 
 /// A page of a list (API.md Common rules): the items and an opaque cursor for the next page.

@@ -61,7 +61,8 @@ pub async fn suspend(
     Path(user_id): Path<String>,
     Json(body): Json<ReasonBody>,
 ) -> Result<Response, AppError> {
-    Ok(axum::Json(state.driver.suspend(&cookie, &user_id, &body.reason, &client).await?).into_response())
+    Ok(axum::Json(state.driver.set_suspended(&cookie, &user_id, true, &body.reason, &client).await?)
+        .into_response())
 }
 
 pub async fn reinstate(
@@ -71,7 +72,8 @@ pub async fn reinstate(
     Path(user_id): Path<String>,
     Json(body): Json<ReasonBody>,
 ) -> Result<Response, AppError> {
-    Ok(axum::Json(state.driver.reinstate(&cookie, &user_id, &body.reason, &client).await?).into_response())
+    Ok(axum::Json(state.driver.set_suspended(&cookie, &user_id, false, &body.reason, &client).await?)
+        .into_response())
 }
 
 #[derive(Deserialize)]
