@@ -194,7 +194,37 @@ async fn suspension_reinstatement_and_the_audit_history(app: App) {
     assert_eq!(plain.code(), "admin_required");
 }
 
+/// Reinstatement returns to what the suspension interrupted: an application it cut short does not
+/// become an approval.
+async fn reinstating_never_approves_without_a_review(app: App) {
+    let admin = app.admin("admin@example.edu").await;
+    let (applicant, id) = apply(&app, "pending@example.edu").await;
+    let long = "x".repeat(501);
+    let too_long =
+        app.post(&format!("/api/admin/drivers/{id}/suspend"), json!({"reason": long}), Some(&admin)).await;
+    assert_eq!((too_long.status, too_long.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"));
+    let suspended = app
+        .post(&format!("/api/admin/drivers/{id}/suspend"), json!({"reason": "Fake photo"}), Some(&admin))
+        .await;
+    assert_eq!(suspended.body["capability"], "suspended");
+    assert_eq!(
+        app.get("/api/admin/driver-reviews", Some(&admin)).await.body["reviews"],
+        json!([]),
+        "left the queue"
+    );
+    let back = app
+        .post(&format!("/api/admin/drivers/{id}/reinstate"), json!({"reason": "Sorted out"}), Some(&admin))
+        .await;
+    assert_eq!(back.body["capability"], "none", "{}", back.body);
+    let again = app.post("/api/auth/driver/enable", json!({}), Some(&applicant)).await;
+    assert_eq!(
+        (again.status, again.body["capability"].clone()),
+        (StatusCode::ACCEPTED, json!("pending_review"))
+    );
+}
+
 on_both_stores!(embedded, dynamo;
+    reinstating_never_approves_without_a_review,
     only_admins_of_the_campus_see_and_decide,
     the_queue_is_oldest_first_and_a_decision_mails_the_applicant,
     suspension_reinstatement_and_the_audit_history,

@@ -146,3 +146,23 @@ async fn edge_cache_never_outlives_a_revocation_where_it_matters(app: App) {
     // A container without it cached refuses at once.
     assert_eq!(authorize(&authorizer(&app), &event(Some(&cookie))).await.unwrap(), denied());
 }
+
+/// The authorizer function gets no `KEY_RING` (template.yaml) and its cold start builds the same
+/// state as the others: that state must build without one, and its decisions work.
+#[tokio::test]
+async fn the_authorizers_state_needs_no_key_ring() {
+    let app = embedded().await;
+    let cookie = app.signed_in("no-key-ring@example.edu", false).await;
+    let mut config = test_config();
+    config.key_ring = None;
+    let state = carpool::http::AppState::new(
+        app.store.clone(),
+        app.mail.clone(),
+        app.clock.clone(),
+        config,
+        test_documents(),
+    )
+    .expect("builds without KEY_RING");
+    let token = cookie.trim_start_matches("__Host-session=");
+    assert!(state.auth.check_session(token).await.is_ok());
+}

@@ -31,6 +31,15 @@ async fn upload_grants_are_for_one_image_of_a_declared_size(app: App) {
             "{content_type} {length}"
         );
     }
+    for length in [json!(1e10), json!(u64::MAX), json!(1.5), json!(-1)] {
+        let body = json!({"contentType": "image/png", "contentLength": length});
+        let res = app.post("/api/auth/driver/license/upload", body, Some(&cookie)).await;
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_upload"),
+            "{length}"
+        );
+    }
     let grant = app
         .post(
             "/api/auth/driver/license/upload",

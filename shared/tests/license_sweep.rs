@@ -157,7 +157,20 @@ async fn overlapping_sweeps_send_each_alert_once(app: App) {
     assert_eq!(sweep(&app).await.alerts_sent, 0);
 }
 
+/// Anyone can register any address with a license: an address that never confirmed gets no
+/// reminders (the alerts are settled quietly).
+async fn unverified_addresses_get_no_reminders(app: App) {
+    let expires = app.campus_today() + Duration::days(3);
+    let body = json!({"email": "never@example.edu", "password": PASSWORD, "name": "Never Verified", "license": license("Never Verified", expires)});
+    assert_eq!(app.post("/api/auth/register", body, None).await.status, StatusCode::ACCEPTED);
+    let summary = sweep(&app).await;
+    assert_eq!((summary.examined, summary.alerts_sent), (1, 0));
+    assert!(subjects(&app, "never@example.edu").is_empty());
+    assert_eq!(sweep(&app).await.examined, 0, "settled: out of the index until the next alert");
+}
+
 on_both_stores!(embedded, dynamo;
+    unverified_addresses_get_no_reminders,
     each_alert_once_at_each_campus_midnight,
     a_late_license_gets_only_the_most_urgent_alert,
     the_expiry_day_turns_availability_off_and_renewal_starts_over,

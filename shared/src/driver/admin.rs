@@ -103,7 +103,7 @@ impl DriverService {
                 submitted_at: review.submitted_at,
             });
         }
-        Ok(Page { items: reviews, next_cursor: self.seal_cursor(&scope, next) })
+        Ok(Page { items: reviews, next_cursor: self.seal_cursor(&scope, next)? })
     }
 
     /// `POST /api/admin/driver-reviews/{userId}`: approves or rejects a pending application and
@@ -169,8 +169,9 @@ impl DriverService {
     }
 
     /// `POST /api/admin/drivers/{userId}/suspend` (`suspend`: no driving, availability off, a
-    /// pending application leaves the queue; again: no change) and `/reinstate` (back to
-    /// approved, availability still off; `409` unless suspended). The driver is mailed.
+    /// pending application leaves the queue; again: no change) and `/reinstate` (back to what
+    /// the suspension interrupted: approved, or rejected, or `none` for an application it cut
+    /// short; availability still off; `409` unless suspended). The driver is mailed.
     pub async fn set_suspended(
         &self,
         cookie: &str,
@@ -184,7 +185,6 @@ impl DriverService {
         let reason = check_reason(reason.trim())?;
         let actor = Actor::user(admin.user.id, client);
         let today = admin.today();
-        let after = if suspend { Capability::Suspended } else { Capability::Approved };
         let driver = self
             .change_driver(user.id, Some(known), |mut driver| {
                 let (before, was_available) = (driver.capability, self.is_available(&driver, today));
@@ -195,6 +195,16 @@ impl DriverService {
                     }
                     _ => {}
                 }
+                let after = if suspend {
+                    driver.suspended_from = Some(before);
+                    Capability::Suspended
+                } else {
+                    match driver.suspended_from.take() {
+                        Some(Capability::Approved) => Capability::Approved,
+                        Some(Capability::Rejected) => Capability::Rejected,
+                        _ => Capability::None,
+                    }
+                };
                 let mut writes = Vec::new();
                 if let Some(review) = driver.review.as_mut().filter(|r| r.status == ReviewStatus::Pending) {
                     writes.push(drivers::dequeue_review(&admin.campus.id, review.submitted_at, user.id));
@@ -239,19 +249,20 @@ impl DriverService {
         let scope = format!("audit {} {}", admin.user.id, user.id);
         let after = self.open_cursor(&scope, cursor)?;
         let (changes, next) = audit::driver_changes(self.store.as_ref(), user.id, limit, after).await?;
-        Ok(Page { items: changes, next_cursor: self.seal_cursor(&scope, next) })
+        Ok(Page { items: changes, next_cursor: self.seal_cursor(&scope, next)? })
     }
 
     /// Store cursors travel sealed and bound to their list and reader, so a client can neither
     /// read them, alter them nor use one on another list (`400 invalid_cursor`).
-    fn seal_cursor(&self, scope: &str, next: Option<Cursor>) -> Option<String> {
-        next.map(|c| self.keys.seal(c.0.as_bytes(), &format!("cursor {scope}")))
+    fn seal_cursor(&self, scope: &str, next: Option<Cursor>) -> AppResult<Option<String>> {
+        next.map(|c| self.keys().map(|keys| keys.seal(c.0.as_bytes(), &format!("cursor {scope}"))))
+            .transpose()
     }
 
     fn open_cursor(&self, scope: &str, cursor: Option<&str>) -> AppResult<Option<Cursor>> {
         let Some(sealed) = cursor else { return Ok(None) };
         let bytes =
-            self.keys.open(sealed, &format!("cursor {scope}")).map_err(|_| AppError::InvalidCursor)?;
+            self.keys()?.open(sealed, &format!("cursor {scope}")).map_err(|_| AppError::InvalidCursor)?;
         String::from_utf8(bytes).map(|c| Some(Cursor(c))).map_err(|_| AppError::InvalidCursor)
     }
 }
@@ -261,7 +272,7 @@ fn check_reason(reason: &str) -> AppResult<String> {
         return Err(AppError::Incomplete("a reason is required".into()));
     }
     if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(AppError::invalid(format!(
+        return Err(AppError::Incomplete(format!(
             "reason must be at most {MAX_REASON_CHARS} characters of text"
         )));
     }

@@ -50,7 +50,10 @@ pub struct DriverService {
     campuses: CampusDirectory,
     limiter: RateLimiter,
     documents: Documents,
-    keys: KeyRing,
+    /// Digests license numbers and seals cursors. Every function that serves these use cases
+    /// refuses to start without it (`Function::needs_key_ring`); the authorizer, which builds the
+    /// same state, has none and never calls them.
+    keys: Option<KeyRing>,
     app_url: String,
 }
 
@@ -120,7 +123,7 @@ impl DriverService {
         limits: RateLimits,
     ) -> Result<Self, String> {
         let config = auth.config();
-        let keys = config.key_ring.clone().ok_or("the driver functions need KEY_RING")?;
+        let keys = config.key_ring.clone();
         Ok(DriverService {
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), limits),
@@ -132,6 +135,10 @@ impl DriverService {
             documents,
             keys,
         })
+    }
+
+    fn keys(&self) -> AppResult<&KeyRing> {
+        self.keys.as_ref().ok_or_else(|| AppError::Internal("KEY_RING is not configured".into()))
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -176,7 +183,8 @@ impl DriverService {
                     LicenseError::Expired => AppError::ExpiredLicenseEntered,
                     other => AppError::InvalidLicense(other.to_string()),
                 })?;
-        let mut entered = LicenseRecord::new(&license, &self.keys);
+        let mut entered = LicenseRecord::new(&license, self.keys()?);
+        let campus = caller.campus.id.clone();
         let driver = self
             .change_driver(caller.user.id, Some(caller.driver.clone()), |mut driver| {
                 let was_available = self.is_available(&driver, today);
@@ -187,6 +195,8 @@ impl DriverService {
                 }
                 driver.license = Some(entered.clone());
                 driver.available = was_available;
+                // The sweep dates the license by this campus (profiles from before it was kept).
+                driver.campus_id.clone_from(&campus);
                 driver.reindex(&caller.calendar);
                 Ok(Outcome::Changed(Change::new(driver)))
             })

@@ -28,11 +28,13 @@ fn user_prefix(user: Ulid) -> String {
 
 impl DriverService {
     /// `POST /api/auth/driver/license/upload`: a URL for one JPEG or PNG of the declared length.
+    /// `content_length` as the client sent it: negative, fractional or huge numbers are broken
+    /// rules (`422 invalid_upload`), not malformed requests.
     pub async fn upload(
         &self,
         cookie: &str,
         content_type: &str,
-        content_length: i64,
+        content_length: &serde_json::Number,
     ) -> AppResult<UploadGrant> {
         let caller = self.caller(cookie).await?;
         let extension = match content_type {
@@ -45,8 +47,8 @@ impl DriverService {
                 )))
             }
         };
-        let length = u64::try_from(content_length)
-            .ok()
+        let length = content_length
+            .as_u64()
             .filter(|n| (1..=MAX_IMAGE_BYTES).contains(n))
             .ok_or_else(|| AppError::InvalidUpload("contentLength must be 1 byte to 10 MiB".into()))?;
         self.limiter.hit(Rule::DriverUpload, &caller.user.id.to_string()).await?;
@@ -105,7 +107,7 @@ impl DriverService {
                 }
             }
         };
-        let (matches, verification) = self.compare(&license, &reading);
+        let (matches, verification) = self.compare(&license, &reading)?;
         let extracted = Extracted {
             legal_name: reading.name.as_ref().map(|n| {
                 [&n.first, &n.middle, &n.last]
@@ -140,11 +142,16 @@ impl DriverService {
         Ok(ScanResult { extracted, matches, verification, driver: DriverState::new(&driver, caller.today()) })
     }
 
-    fn compare(&self, license: &LicenseRecord, reading: &LicenseReading) -> (ScanMatch, Verification) {
+    fn compare(
+        &self,
+        license: &LicenseRecord,
+        reading: &LicenseReading,
+    ) -> AppResult<(ScanMatch, Verification)> {
+        let keys = self.keys()?;
         let score = reading.name.as_ref().map_or(0.0, |name| name_score(&license.legal_name, name));
         let score = (score * 1000.0).round() / 1000.0;
         let name = NameMatch { score, matched: score >= MATCH_THRESHOLD };
-        let number = reading.number.as_ref().is_some_and(|n| license.has_number(n, &self.keys));
+        let number = reading.number.as_ref().is_some_and(|n| license.has_number(n, keys));
         let expires_on = reading.expires_on == Some(license.expires_on);
         let verification = if !reading.is_complete() {
             Verification::NeedsReview
@@ -153,6 +160,6 @@ impl DriverService {
         } else {
             Verification::OcrMismatch
         };
-        (ScanMatch { legal_name: name, number, expires_on }, verification)
+        Ok((ScanMatch { legal_name: name, number, expires_on }, verification))
     }
 }

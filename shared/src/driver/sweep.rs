@@ -95,15 +95,17 @@ impl DriverService {
         let today = calendar.today(now);
         let expected = seen.license.as_ref().and_then(|l| alerts_due(l.expires_on, today, &l.alerts_sent));
         // The recipient, unless the alert's marker says it went out already (for this expiry
-        // date): then it is settled quietly. One read for both.
+        // date) or the address is unverified: then it is settled quietly. One read for both.
         let recipient = match (&expected, &seen.license) {
             (Some(due), Some(license)) => {
                 let marker = drivers::alert_marker(user, license.expires_on, due.send);
                 let items = self.store.get_many(&[marker.key().clone(), accounts::user_key(user)]).await?;
-                match &items[..] {
+                let unsent = match &items[..] {
                     [None, Some(user)] => Some(from_item::<UserRecord>(user)?),
                     _ => None,
-                }
+                };
+                // No reminders to an address that never confirmed it wants mail from us.
+                unsent.filter(|user| user.email_verified)
             }
             _ => None,
         };

@@ -32,7 +32,7 @@ pub async fn put_license(
 #[serde(rename_all = "camelCase")]
 pub struct UploadBody {
     content_type: String,
-    content_length: i64,
+    content_length: serde_json::Number,
 }
 
 pub async fn upload(
@@ -40,7 +40,7 @@ pub async fn upload(
     SessionCookie(cookie): SessionCookie,
     Json(body): Json<UploadBody>,
 ) -> Result<Response, AppError> {
-    let grant = state.driver.upload(&cookie, &body.content_type, body.content_length).await?;
+    let grant = state.driver.upload(&cookie, &body.content_type, &body.content_length).await?;
     Ok(axum::Json(grant).into_response())
 }
 

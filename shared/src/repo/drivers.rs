@@ -30,6 +30,10 @@ pub struct DriverRecord {
     pub license: Option<LicenseRecord>,
     #[serde(default)]
     pub review: Option<ReviewRecord>,
+    /// The capability a suspension interrupted; reinstatement returns to it (an application it
+    /// cut short starts again from `none`).
+    #[serde(default)]
+    pub suspended_from: Option<Capability>,
     /// The latest scan of a license photo (what it read, and which upload).
     #[serde(default)]
     pub last_scan: Option<ScanRecord>,
