@@ -46,6 +46,9 @@ impl DriverService {
     pub async fn sweep(&self) -> AppResult<SweepSummary> {
         let now = self.now();
         let mut summary = SweepSummary::default();
+        // The campuses once, before licenses are handled concurrently (each needs its campus's
+        // calendar): otherwise each of the first few would miss the cache and read them again.
+        self.campuses.all().await?;
         let mut query = drivers::alerts_due_query(now.unix_timestamp(), 100);
         loop {
             let page = self.store.query(&query).await?;
