@@ -18,7 +18,7 @@ use carpool::driver::Documents;
 use carpool::http::{router, AppState, Function};
 use carpool::rate_limit::{Limit, Rule};
 use carpool::repo::campuses;
-use carpool::store::dynamo::{create_table, DynamoStore};
+use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::Store;
 use serde_json::{json, Value};
@@ -233,17 +233,7 @@ async fn main() {
     // 4. Round trips per endpoint.
     let (store_name, counted) = match std::env::var("CARPOOL_TEST_MOTO_URL") {
         Ok(endpoint) => {
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "testing", "testing", None, None, "static",
-                ))
-                .load()
-                .await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
-            let table = format!("bench-{}", ulid::Ulid::new());
-            create_table(&client, &table).await.unwrap();
+            let (client, table) = common::moto_table(&endpoint).await;
             ("DynamoDB (moto)", Bench::new(DynamoStore::new(client, table, clock.clone()), true).await)
         }
         Err(_) => {

@@ -28,7 +28,7 @@ use carpool::rate_limit::{Limit, Rule};
 use carpool::repo::accounts::{self, UserRecord};
 use carpool::repo::campuses;
 use carpool::repo::drivers::{DriverRecord, LicenseRecord};
-use carpool::store::dynamo::{create_table, DynamoStore};
+use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::{Store, Write};
 use common::{call, Counting, NoMail};
@@ -220,17 +220,7 @@ async fn main() {
     let embedded = EmbeddedStore::open(dir.path(), clock).unwrap();
     sweep_row("embedded", embedded, count("CARPOOL_BENCH_DRIVERS", 100_000)).await;
     if let Ok(endpoint) = std::env::var("CARPOOL_TEST_MOTO_URL") {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "static",
-            ))
-            .load()
-            .await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let table = format!("bench-{}", Ulid::new());
-        create_table(&client, &table).await.unwrap();
+        let (client, table) = common::moto_table(&endpoint).await;
         let clock = Arc::new(ManualClock::starting_now());
         let dynamo = DynamoStore::new(client, table, clock);
         sweep_row("DynamoDB (moto)", dynamo, count("CARPOOL_BENCH_MOTO_DRIVERS", 2_000)).await;

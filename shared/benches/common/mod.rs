@@ -86,6 +86,22 @@ pub async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie)
 }
 
+/// A fresh DynamoDB table on the moto server at `endpoint`: the client and the table's name.
+pub async fn moto_table(endpoint: &str) -> (aws_sdk_dynamodb::Client, String) {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "static",
+        ))
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = format!("bench-{}", ulid::Ulid::new());
+    carpool::store::dynamo::create_table(&client, &table).await.unwrap();
+    (client, table)
+}
+
 pub struct NoMail;
 
 #[async_trait]
