@@ -411,6 +411,11 @@ impl AuthService {
         Ok(accounts::user_with_driver(self.store.as_ref(), id).await?.map(|(user, _)| user))
     }
 
+    /// The campuses, cached for this container; other areas share the one cache.
+    pub(crate) fn campuses(&self) -> &CampusDirectory {
+        &self.campuses
+    }
+
     pub(crate) async fn user_campus(&self, user: &UserRecord) -> AppResult<crate::domain::campus::Campus> {
         self.campuses.by_id(&user.campus_id).await?.ok_or_else(|| {
             AppError::Internal(format!("user {} belongs to unknown campus {}", user.id, user.campus_id))

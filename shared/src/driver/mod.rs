@@ -25,7 +25,6 @@ use crate::mail::Message;
 use crate::rate_limit::{RateLimiter, RateLimits, Rule};
 use crate::repo::accounts::UserRecord;
 use crate::repo::audit::{self, DriverAction, DriverChange};
-use crate::repo::campuses::CampusDirectory;
 use crate::repo::drivers::{self, DriverRecord, LicenseRecord, ReviewRecord, ReviewStatus};
 use crate::seal::KeyRing;
 use crate::store::{Store, StoreError, Write};
@@ -47,7 +46,6 @@ pub struct DriverService {
     auth: Arc<AuthService>,
     mail: MailQueue,
     clock: Arc<dyn Clock>,
-    campuses: CampusDirectory,
     limiter: RateLimiter,
     documents: Documents,
     /// Digests license numbers and seals cursors. Every function that serves these use cases
@@ -125,7 +123,6 @@ impl DriverService {
         let config = auth.config();
         let keys = config.key_ring.clone();
         Ok(DriverService {
-            campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), limits),
             app_url: config.app_url.clone(),
             store,
@@ -153,7 +150,7 @@ impl DriverService {
     }
 
     async fn campus_of(&self, user: &UserRecord) -> AppResult<(Campus, Calendar)> {
-        let campus = self.campuses.by_id(&user.campus_id).await?.ok_or_else(|| {
+        let campus = self.auth.campuses().by_id(&user.campus_id).await?.ok_or_else(|| {
             AppError::Internal(format!("user {} belongs to unknown campus {}", user.id, user.campus_id))
         })?;
         let calendar = campus_calendar(&campus)?;

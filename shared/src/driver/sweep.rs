@@ -48,7 +48,7 @@ impl DriverService {
         let mut summary = SweepSummary::default();
         // The campuses once, before licenses are handled concurrently (each needs its campus's
         // calendar): otherwise each of the first few would miss the cache and read them again.
-        self.campuses.all().await?;
+        self.auth.campuses().all().await?;
         let mut query = drivers::alerts_due_query(now.unix_timestamp(), 100);
         loop {
             let page = self.store.query(&query).await?;
@@ -91,7 +91,7 @@ impl DriverService {
         let user = drivers::user_of(&item)
             .ok_or_else(|| AppError::Internal(format!("bad driver key {}", item.key.pk)))?;
         let seen: DriverRecord = from_item(&item)?;
-        let campus = self.campuses.by_id(&seen.campus_id).await?.ok_or_else(|| {
+        let campus = self.auth.campuses().by_id(&seen.campus_id).await?.ok_or_else(|| {
             AppError::Internal(format!("driver {user} of unknown campus {:?}", seen.campus_id))
         })?;
         let calendar = crate::auth::campus_calendar(&campus)?;
