@@ -183,6 +183,9 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::DriverToggle => "RATE_LIMIT_DRIVER_TOGGLE",
                 Rule::DriverUpload => "RATE_LIMIT_DRIVER_UPLOAD",
                 Rule::DriverScan => "RATE_LIMIT_DRIVER_SCAN",
+                Rule::RidePost => "RATE_LIMIT_RIDE_POST",
+                Rule::RideJoin => "RATE_LIMIT_RIDE_JOIN",
+                Rule::Report => "RATE_LIMIT_REPORT",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

@@ -38,6 +38,25 @@ pub enum AppError {
     AdminRequired,
     #[error("this driver is not suspended")]
     DriverNotSuspended,
+    /// The message names the field.
+    #[error("{0}")]
+    InvalidRide(String),
+    #[error("turn your availability on before offering rides")]
+    DriverUnavailable,
+    #[error("only the ride's author can do this")]
+    NotRideAuthor,
+    #[error("riders already hold more seats than that")]
+    SeatsTaken,
+    #[error("this ride is cancelled, matched or has departed")]
+    RideClosed,
+    #[error("this is your own ride")]
+    OwnRide,
+    #[error("you already have a pending or accepted request on this ride")]
+    AlreadyRequested,
+    #[error("not enough seats left on this ride")]
+    RideFull,
+    #[error("this request is no longer pending")]
+    RequestNotPending,
     #[error("the cursor is not one this server issued for this list")]
     InvalidCursor,
     /// A service the request depends on is throttling or down; the client may retry.
@@ -96,6 +115,15 @@ impl AppError {
             AppError::AdminRequired => "admin_required",
             AppError::DriverNotSuspended => "driver_not_suspended",
             AppError::InvalidCursor => "invalid_cursor",
+            AppError::InvalidRide(_) => "invalid_ride",
+            AppError::DriverUnavailable => "driver_unavailable",
+            AppError::NotRideAuthor => "not_ride_author",
+            AppError::SeatsTaken => "seats_taken",
+            AppError::RideClosed => "ride_closed",
+            AppError::OwnRide => "own_ride",
+            AppError::AlreadyRequested => "already_requested",
+            AppError::RideFull => "ride_full",
+            AppError::RequestNotPending => "request_not_pending",
             AppError::ServiceUnavailable { .. } => "service_unavailable",
             AppError::InvalidToken => "invalid_token",
             AppError::InvalidCredentials => "invalid_credentials",
@@ -130,7 +158,8 @@ impl AppError {
             | AppError::CsrfRejected
             | AppError::DriverSuspended
             | AppError::DriverNotApproved
-            | AppError::AdminRequired => 403,
+            | AppError::AdminRequired
+            | AppError::NotRideAuthor => 403,
             AppError::NotFound => 404,
             AppError::MethodNotAllowed => 405,
             AppError::TwoFactorAlreadyEnabled
@@ -138,7 +167,14 @@ impl AppError {
             | AppError::TwoFactorSetupRequired
             | AppError::LicenseRequired
             | AppError::LicenseExpired
-            | AppError::DriverNotSuspended => 409,
+            | AppError::DriverNotSuspended
+            | AppError::DriverUnavailable
+            | AppError::SeatsTaken
+            | AppError::RideClosed
+            | AppError::OwnRide
+            | AppError::AlreadyRequested
+            | AppError::RideFull
+            | AppError::RequestNotPending => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::CampusNotSupported
@@ -146,7 +182,8 @@ impl AppError {
             | AppError::InvalidLicense(_)
             | AppError::ExpiredLicenseEntered
             | AppError::InvalidUpload(_)
-            | AppError::Incomplete(_) => 422,
+            | AppError::Incomplete(_)
+            | AppError::InvalidRide(_) => 422,
             AppError::RateLimited { .. } => 429,
             AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,
@@ -173,6 +210,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadCursor => AppError::invalid("cursor is invalid"),
+            StoreError::Contention => AppError::ServiceUnavailable { retry_after_secs: 1 },
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -56,10 +56,13 @@ pub enum Rule {
     DriverUpload,
     /// Each scan is a paid OCR call.
     DriverScan,
+    RidePost,
+    RideJoin,
+    Report,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 21] = [
         Rule::RegisterIp,
         Rule::RegisterEmail,
         Rule::SigninIp,
@@ -78,6 +81,9 @@ impl Rule {
         Rule::DriverToggle,
         Rule::DriverUpload,
         Rule::DriverScan,
+        Rule::RidePost,
+        Rule::RideJoin,
+        Rule::Report,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -101,6 +107,9 @@ impl Rule {
             Rule::DriverToggle => "driver_toggle",
             Rule::DriverUpload => "driver_upload",
             Rule::DriverScan => "driver_scan",
+            Rule::RidePost => "ride_post",
+            Rule::RideJoin => "ride_join",
+            Rule::Report => "report",
         }
     }
 
@@ -133,6 +142,11 @@ impl Rule {
             Rule::DriverToggle => (30, 3600),
             Rule::DriverUpload => (20, 3600),
             Rule::DriverScan => (10, 3600),
+            // Per user: a feed is only useful while nobody floods it; each join request mails
+            // the ride's author; each report is an admin's work.
+            Rule::RidePost => (10, 86_400),
+            Rule::RideJoin => (30, 3600),
+            Rule::Report => (10, 86_400),
         };
         Limit { max, window_secs }
     }

@@ -47,6 +47,7 @@ contract!(
     queries_by_range_and_direction,
     pagination_returns_each_item_once,
     index_queries,
+    items_move_between_and_leave_both_indexes,
     bad_cursor_is_rejected,
     racing_creates_have_one_winner,
     racing_deletes_have_one_winner,
@@ -269,6 +270,39 @@ async fn index_queries(c: Ctx) {
         }
     }
     assert_eq!(seen, ["r1", "r2", "r3"]);
+}
+
+/// A put that changes or drops an item's index keys moves it in (or out of) each index on its
+/// own; an update keeps the keys it does not set.
+async fn items_move_between_and_leave_both_indexes(c: Ctx) {
+    let on = |idx: Index, pk: &str| Query { index: Some(idx), ..Query::new(pk, SkRange::All) };
+    let keys_in = |page: carpool::store::Page| page.items.into_iter().map(|i| i.key.sk).collect::<Vec<_>>();
+    let both = plain("ride", "r1").in_gsi1(key("feed", "08:00")).in_gsi2(key("feed#offer", "08:00"));
+    c.store.write(vec![put(both, Cond::Always)]).await.unwrap();
+    assert_eq!(keys_in(c.store.query(&on(Index::Gsi1, "feed")).await.unwrap()), ["r1"]);
+    let page = c.store.query(&on(Index::Gsi2, "feed#offer")).await.unwrap();
+    assert_eq!(page.items[0].gsi2, Some(key("feed#offer", "08:00")));
+    assert_eq!(page.items[0].gsi1, Some(key("feed", "08:00")));
+
+    // Moved in the second index only.
+    let moved = plain("ride", "r1").in_gsi1(key("feed", "08:00")).in_gsi2(key("feed#offer", "09:00"));
+    c.store.write(vec![put(moved, Cond::Always)]).await.unwrap();
+    let page = c.store.query(&on(Index::Gsi2, "feed#offer")).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].gsi2, Some(key("feed#offer", "09:00")));
+    let update = Write::Update {
+        key: key("ride", "r1"),
+        set: attrs([("seen", true.into())]),
+        expires_at: None,
+        cond: Cond::Exists,
+    };
+    c.store.write(vec![update]).await.unwrap();
+    assert_eq!(keys_in(c.store.query(&on(Index::Gsi2, "feed#offer")).await.unwrap()), ["r1"]);
+
+    // Out of both.
+    c.store.write(vec![put(plain("ride", "r1"), Cond::Always)]).await.unwrap();
+    assert!(c.store.query(&on(Index::Gsi1, "feed")).await.unwrap().items.is_empty());
+    assert!(c.store.query(&on(Index::Gsi2, "feed#offer")).await.unwrap().items.is_empty());
 }
 
 async fn bad_cursor_is_rejected(c: Ctx) {

@@ -73,6 +73,23 @@ pub struct Registered {
     pub dev_verification_token: Option<Secret>,
 }
 
+/// The signed-in user of a request, their driver profile (as read from the store) and their
+/// campus, at the clock's now (whole seconds).
+pub struct Caller {
+    pub user: UserRecord,
+    pub driver: crate::repo::drivers::DriverRecord,
+    pub campus: crate::domain::campus::Campus,
+    pub calendar: Calendar,
+    pub now: OffsetDateTime,
+}
+
+impl Caller {
+    /// The campus's date.
+    pub fn today(&self) -> time::Date {
+        self.calendar.today(self.now)
+    }
+}
+
 pub struct SignedIn {
     pub user: UserView,
     /// The cookie value; it appears in no response body.
@@ -148,6 +165,10 @@ impl AuthService {
 
     pub fn config(&self) -> &AuthConfig {
         &self.config
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -412,6 +433,14 @@ impl AuthService {
     }
 
     /// The campuses, cached for this container; other areas share the one cache.
+    /// The signed-in, verified user behind `cookie`, with their driver profile and campus.
+    pub async fn caller(&self, cookie: &str) -> AppResult<Caller> {
+        let (user, driver) = self.signed_in_user(cookie).await?;
+        let campus = self.user_campus(&user).await?;
+        let calendar = campus_calendar(&campus)?;
+        Ok(Caller { user, driver, campus, calendar, now: self.now() })
+    }
+
     pub(crate) fn campuses(&self) -> &CampusDirectory {
         &self.campuses
     }

@@ -42,6 +42,15 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// `at` as people on campus read it, e.g. `Tue 24 Nov 2026, 14:30 EST` (for mail).
+    pub fn local_time(&self, at: OffsetDateTime) -> String {
+        let timestamp =
+            jiff::Timestamp::from_second(at.unix_timestamp()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        timestamp.to_zoned_datetime(self.zone.clone()).strftime("%a %-d %b %Y, %H:%M %Z").to_string()
+    }
+}
+
 fn to_time_date(date: civil::Date) -> Date {
     let month = Month::try_from(date.month() as u8).unwrap_or(Month::January);
     Date::from_calendar_date(i32::from(date.year()), month, date.day() as u8).unwrap_or(Date::MIN)
@@ -73,6 +82,12 @@ mod tests {
         let santiago = Calendar::new("America/Santiago").unwrap();
         let day = date!(2026 - 09 - 06);
         assert_eq!(santiago.today(OffsetDateTime::from_unix_timestamp(santiago.start_of(day)).unwrap()), day);
+    }
+
+    #[test]
+    fn local_times_are_the_campus_clock() {
+        let ny = Calendar::new("America/New_York").unwrap();
+        assert_eq!(ny.local_time(datetime!(2026-11-24 19:30 UTC)), "Tue 24 Nov 2026, 14:30 EST");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod name_match;
 pub mod password;
 pub mod region;
 mod region_data;
+pub mod ride;
 pub mod secret;
 pub mod session;
 pub mod totp;

@@ -3,8 +3,10 @@
 //! `404` like unknown ids, and no admin decides on (or suspends) their own driver profile.
 
 use super::views::{DriverState, LicenseView, Page, ReviewEntry};
-use super::{Actor, Caller, Change, DriverService, Outcome};
+use super::{Actor, Change, DriverService, Outcome};
+use crate::auth::Caller;
 use crate::auth::Client;
+use crate::cursor;
 use crate::domain::driver::Capability;
 use crate::error::{AppError, AppResult};
 use crate::mail::driver_templates;
@@ -232,6 +234,10 @@ impl DriverService {
                 Ok(Outcome::Changed(change))
             })
             .await?;
+        if suspend {
+            // Also when already suspended: suspending again finishes what a failure left.
+            self.rides.cancel_rides_of(user.id).await?;
+        }
         Ok(DriverState::new(&driver, today))
     }
 
@@ -252,18 +258,13 @@ impl DriverService {
         Ok(Page { items: changes, next_cursor: self.seal_cursor(&scope, next)? })
     }
 
-    /// Store cursors travel sealed and bound to their list and reader, so a client can neither
-    /// read them, alter them nor use one on another list (`400 invalid_cursor`).
+    /// Store cursors travel sealed and bound to their list and reader (`crate::cursor`).
     fn seal_cursor(&self, scope: &str, next: Option<Cursor>) -> AppResult<Option<String>> {
-        next.map(|c| self.keys().map(|keys| keys.seal(c.0.as_bytes(), &format!("cursor {scope}"))))
-            .transpose()
+        next.map(|c| cursor::seal(self.keys()?, scope, &c.0)).transpose()
     }
 
-    fn open_cursor(&self, scope: &str, cursor: Option<&str>) -> AppResult<Option<Cursor>> {
-        let Some(sealed) = cursor else { return Ok(None) };
-        let bytes =
-            self.keys()?.open(sealed, &format!("cursor {scope}")).map_err(|_| AppError::InvalidCursor)?;
-        String::from_utf8(bytes).map(|c| Some(Cursor(c))).map_err(|_| AppError::InvalidCursor)
+    fn open_cursor(&self, scope: &str, sealed: Option<&str>) -> AppResult<Option<Cursor>> {
+        sealed.map(|s| cursor::open(self.keys()?, scope, s).map(Cursor)).transpose()
     }
 }
 

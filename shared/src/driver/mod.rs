@@ -12,20 +12,18 @@ mod scan;
 pub mod sweep;
 pub mod views;
 
-use crate::auth::{campus_calendar, AuthService, Client, LicenseInput};
+use crate::auth::{AuthService, Caller, Client, LicenseInput};
 use crate::clock::Clock;
 use crate::documents::{LicenseOcr, UploadStore};
-use crate::domain::calendar::Calendar;
-use crate::domain::campus::Campus;
 use crate::domain::driver::{effectively_available, is_expired, Capability};
 use crate::domain::license::{License, LicenseError};
 use crate::error::{AppError, AppResult};
 use crate::mail::jobs::{Job, MailQueue};
 use crate::mail::Message;
 use crate::rate_limit::{RateLimiter, RateLimits, Rule};
-use crate::repo::accounts::UserRecord;
 use crate::repo::audit::{self, DriverAction, DriverChange};
 use crate::repo::drivers::{self, DriverRecord, LicenseRecord, ReviewRecord, ReviewStatus};
+use crate::rides::RideService;
 use crate::seal::KeyRing;
 use crate::store::{Store, StoreError, Write};
 use std::sync::Arc;
@@ -44,6 +42,8 @@ pub struct Documents {
 pub struct DriverService {
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
+    /// What a driver's standing does to their rides.
+    rides: Arc<RideService>,
     mail: MailQueue,
     clock: Arc<dyn Clock>,
     limiter: RateLimiter,
@@ -53,21 +53,6 @@ pub struct DriverService {
     /// same state, has none and never calls them.
     keys: Option<KeyRing>,
     app_url: String,
-}
-
-/// The signed-in user, their driver profile (as read from the store) and their campus.
-struct Caller {
-    user: UserRecord,
-    driver: DriverRecord,
-    campus: Campus,
-    calendar: Calendar,
-    now: OffsetDateTime,
-}
-
-impl Caller {
-    fn today(&self) -> Date {
-        self.calendar.today(self.now)
-    }
 }
 
 /// What a rule decided about a driver profile.
@@ -115,6 +100,7 @@ impl DriverService {
     pub fn new(
         store: Arc<dyn Store>,
         auth: Arc<AuthService>,
+        rides: Arc<RideService>,
         mail: MailQueue,
         clock: Arc<dyn Clock>,
         documents: Documents,
@@ -127,6 +113,7 @@ impl DriverService {
             app_url: config.app_url.clone(),
             store,
             auth,
+            rides,
             mail,
             clock,
             documents,
@@ -144,17 +131,7 @@ impl DriverService {
     }
 
     async fn caller(&self, cookie: &str) -> AppResult<Caller> {
-        let (user, driver) = self.auth.signed_in_user(cookie).await?;
-        let (campus, calendar) = self.campus_of(&user).await?;
-        Ok(Caller { user, driver, campus, calendar, now: self.now() })
-    }
-
-    async fn campus_of(&self, user: &UserRecord) -> AppResult<(Campus, Calendar)> {
-        let campus = self.auth.campuses().by_id(&user.campus_id).await?.ok_or_else(|| {
-            AppError::Internal(format!("user {} belongs to unknown campus {}", user.id, user.campus_id))
-        })?;
-        let calendar = campus_calendar(&campus)?;
-        Ok((campus, calendar))
+        self.auth.caller(cookie).await
     }
 
     /// `GET /api/auth/driver`.
@@ -272,6 +249,8 @@ impl DriverService {
                 Ok(Outcome::Changed(change))
             })
             .await?;
+        // Also when nothing changed: a toggle repeated after a failure finishes the re-indexing.
+        self.rides.set_offers_visible(caller.user.id, self.is_available(&driver, today)).await?;
         Ok(DriverState::new(&driver, today))
     }
 

@@ -163,6 +163,10 @@ impl DriverService {
             Ok(Outcome::Changed(change))
         })
         .await?;
+        if expected.as_ref().is_some_and(|due| due.send == Alert::Expired) {
+            // The license expired: the driver's rides that have not departed are off.
+            self.rides.cancel_rides_of(user).await?;
+        }
         Ok(alerted.map_or(Handled::Nothing, Handled::Alerted))
     }
 }

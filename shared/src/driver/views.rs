@@ -129,9 +129,4 @@ pub struct ReviewEntry {
     pub submitted_at: OffsetDateTime,
 }
 
-/// A page of a list (API.md Common rules): the items and an opaque cursor for the next page.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use crate::cursor::Page;

@@ -1,4 +1,4 @@
-//! Handlers of API.md's admin table: driver reviews, suspension, audit.
+//! Handlers of API.md's admin routes: driver reviews, suspension, audit, and reports.
 
 use super::cookies::SessionCookie;
 use super::json::Json;
@@ -7,6 +7,7 @@ use super::AppState;
 use crate::auth::Client;
 use crate::driver::admin::Decision;
 use crate::error::AppError;
+use crate::repo::safety::ReportStatus;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -92,4 +93,47 @@ pub async fn audit(
     let user_id = query.user_id.as_deref().ok_or_else(|| AppError::invalid("userId is required"))?;
     let page = state.driver.audit(&cookie, user_id, query.paging.cursor(), query.paging.limit()?).await?;
     Ok(axum::Json(json!({ "records": page.items, "nextCursor": page.next_cursor })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQuery {
+    status: Option<String>,
+    #[serde(flatten)]
+    paging: Paging,
+}
+
+fn report_status(text: &str) -> Result<ReportStatus, AppError> {
+    match text {
+        "open" => Ok(ReportStatus::Open),
+        "dismissed" => Ok(ReportStatus::Dismissed),
+        "actioned" => Ok(ReportStatus::Actioned),
+        _ => Err(AppError::invalid("status must be open, dismissed or actioned")),
+    }
+}
+
+pub async fn reports(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+    QueryParams(query): QueryParams<ReportsQuery>,
+) -> Result<Response, AppError> {
+    let status = report_status(query.status.as_deref().unwrap_or("open"))?;
+    let page = state.rides.reports(&cookie, status, query.paging.cursor(), query.paging.limit()?).await?;
+    Ok(axum::Json(json!({ "reports": page.items, "nextCursor": page.next_cursor })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportDecisionBody {
+    status: String,
+    note: String,
+}
+
+pub async fn decide_report(
+    State(state): State<AppState>,
+    SessionCookie(cookie): SessionCookie,
+    Path(id): Path<String>,
+    Json(body): Json<ReportDecisionBody>,
+) -> Result<Response, AppError> {
+    let status = report_status(&body.status).map_err(|e| AppError::Incomplete(e.to_string()))?;
+    let report = state.rides.decide_report(&cookie, &id, status, &body.note).await?;
+    Ok(axum::Json(json!({ "report": report })).into_response())
 }

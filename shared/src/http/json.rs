@@ -18,24 +18,45 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_content = req.headers().get(CONTENT_TYPE).is_none_or(|v| {
-            v.to_str().is_ok_and(|ct| {
-                let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            })
-        });
-        if !json_content {
-            return Err(AppError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge(MAX_BODY_BYTES)
-            } else {
-                AppError::invalid("request body could not be read")
-            }
-        })?;
+        let bytes = json_bytes(req, state).await?;
         parse(&bytes).map(Json)
     }
+}
+
+/// A JSON body that may be left out: an empty body reads as `T::default()` (`POST .../join`
+/// with nothing to say).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse(&bytes).map(OptionalJson)
+    }
+}
+
+/// The body of a request that declares JSON (or nothing).
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    let json_content = req.headers().get(CONTENT_TYPE).is_none_or(|v| {
+        v.to_str().is_ok_and(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        })
+    });
+    if !json_content {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge(MAX_BODY_BYTES)
+        } else {
+            AppError::invalid("request body could not be read")
+        }
+    })
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {

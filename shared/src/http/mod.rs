@@ -14,6 +14,7 @@ pub mod list;
 pub mod origin;
 mod password_routes;
 pub mod request_log;
+mod ride_routes;
 mod two_factor_routes;
 
 use crate::auth::AuthService;
@@ -23,6 +24,7 @@ use crate::config::AuthConfig;
 use crate::driver::{Documents, DriverService};
 use crate::mail::jobs::{MailDispatcher, MailQueue};
 use crate::mail::Mailer;
+use crate::rides::RideService;
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
@@ -37,6 +39,7 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub origins: Arc<origin::OriginPolicy>,
     pub driver: Arc<DriverService>,
+    pub rides: Arc<RideService>,
     /// Delivers the mail the use cases queue: the `mailer` function's work in AWS, a background
     /// task in the local server, an explicit call in tests.
     pub mail: Arc<MailDispatcher>,
@@ -59,16 +62,18 @@ impl AppState {
             auth = auth.with_captcha(Arc::new(SiteVerify::new(captcha)?));
         }
         let auth = Arc::new(auth);
+        let rides = Arc::new(RideService::new(store.clone(), auth.clone(), queue.clone(), limits.clone()));
         let driver = Arc::new(DriverService::new(
             store.clone(),
             auth.clone(),
+            rides.clone(),
             queue.clone(),
             clock,
             documents,
             limits,
         )?);
         let mail = Arc::new(MailDispatcher::new(store, mailer, queue, auth.clone()));
-        Ok(AppState { auth, origins, driver, mail })
+        Ok(AppState { auth, origins, driver, rides, mail })
     }
 }
 
@@ -83,10 +88,11 @@ pub enum Function {
     TwoFactor,
     Driver,
     Admin,
+    Carpool,
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 9] = [
         Function::Register,
         Function::VerifyEmail,
         Function::Signin,
@@ -95,6 +101,7 @@ impl Function {
         Function::TwoFactor,
         Function::Driver,
         Function::Admin,
+        Function::Carpool,
     ];
 
     /// The function's binary (and `events/` directory) name.
@@ -108,6 +115,7 @@ impl Function {
             Function::TwoFactor => "two-factor",
             Function::Driver => "driver",
             Function::Admin => "admin",
+            Function::Carpool => "carpool",
         }
     }
 
@@ -158,7 +166,22 @@ impl Function {
                 .route("/api/admin/driver-reviews/{user_id}", post(admin_routes::decide))
                 .route("/api/admin/drivers/{user_id}/suspend", post(admin_routes::suspend))
                 .route("/api/admin/drivers/{user_id}/reinstate", post(admin_routes::reinstate))
-                .route("/api/admin/audit", get(admin_routes::audit)),
+                .route("/api/admin/audit", get(admin_routes::audit))
+                .route("/api/admin/reports", get(admin_routes::reports))
+                .route("/api/admin/reports/{id}", post(admin_routes::decide_report)),
+            Function::Carpool => {
+                use ride_routes as r;
+                Router::new()
+                    .route("/api/carpool/rides", post(r::post).get(r::feed))
+                    .route("/api/carpool/rides/{id}", get(r::detail).patch(r::edit).delete(r::cancel))
+                    .route("/api/carpool/rides/{id}/join", post(r::join))
+                    .route("/api/carpool/rides/{id}/requests/{request_id}/accept", post(r::accept))
+                    .route("/api/carpool/rides/{id}/requests/{request_id}/decline", post(r::decline))
+                    .route("/api/carpool/rides/{id}/leave", post(r::leave))
+                    .route("/api/carpool/me/rides", get(r::mine))
+                    .route("/api/users/{user_id}/block", post(r::block).delete(r::unblock))
+                    .route("/api/reports", post(r::report))
+            }
         }
     }
 }

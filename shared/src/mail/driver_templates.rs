@@ -1,7 +1,7 @@
 //! The messages of the driver flow: expiry reminders, review decisions, suspension. Text chosen
 //! by people (names, an admin's reason) is escaped in HTML.
 
-use super::templates::{escape, page};
+use super::templates;
 use super::Message;
 use crate::domain::driver::Alert;
 use crate::PRODUCT;
@@ -9,15 +9,7 @@ use time::Date;
 
 /// One notice with a greeting, paragraphs and a link to the driver page.
 fn notice(app_url: &str, to: &str, name: &str, subject: String, paragraphs: &[String]) -> Message {
-    let link = format!("{}/driver", app_url.trim_end_matches('/'));
-    let text = format!("Hi {name},\n\n{}\n\nYour driver page: {link}\n", paragraphs.join("\n\n"));
-    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", escape(p))).collect();
-    let html = page(&format!(
-        "<p>Hi {name},</p>{body}<p><a href=\"{link}\">Open your driver page</a></p>",
-        name = escape(name),
-        link = escape(&link),
-    ));
-    Message { to: to.to_owned(), subject, text, html }
+    templates::notice(app_url, "/driver", "your driver page", to, name, subject, paragraphs)
 }
 
 /// A reminder before the license expires, or the notice on the expiry day.

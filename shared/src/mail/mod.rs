@@ -4,6 +4,7 @@
 pub mod driver_templates;
 pub mod jobs;
 pub mod outbox;
+pub mod ride_templates;
 pub mod ses;
 pub mod templates;
 

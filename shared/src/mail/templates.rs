@@ -8,6 +8,29 @@ use time::OffsetDateTime;
 
 use crate::PRODUCT;
 
+/// A notice to a user: a greeting, paragraphs, and a link to `path` in the app (described by
+/// `link_label`, e.g. "your driver page"). Names and paragraphs are escaped in HTML.
+pub fn notice(
+    app_url: &str,
+    path: &str,
+    link_label: &str,
+    to: &str,
+    name: &str,
+    subject: String,
+    paragraphs: &[String],
+) -> Message {
+    let link = format!("{}{path}", app_url.trim_end_matches('/'));
+    let text = format!("Hi {name},\n\n{}\n\nOpen {link_label}: {link}\n", paragraphs.join("\n\n"));
+    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", escape(p))).collect();
+    let html = page(&format!(
+        "<p>Hi {name},</p>{body}<p><a href=\"{link}\">Open {label}</a></p>",
+        name = escape(name),
+        link = escape(&link),
+        label = escape(link_label),
+    ));
+    Message { to: to.to_owned(), subject, text, html }
+}
+
 /// The pending registration a verification link activates: when and from what kind of device it
 /// was made, so the owner can tell a registration of their own from someone else's.
 pub struct RegistrationFacts<'a> {

@@ -195,8 +195,7 @@ impl DriverRecord {
 /// A driver profile read on its own (a retry after a conflict). A batch read like the others
 /// (the session, the admin's target), so the functions need one read action.
 pub async fn get(store: &dyn Store, user: Ulid) -> Result<Option<DriverRecord>, StoreError> {
-    let items = store.get_many(&[driver_key(user)]).await?;
-    items.into_iter().next().flatten().map(|item| from_item(&item)).transpose()
+    super::get_record(store, driver_key(user)).await
 }
 
 /// The licenses whose next alert is due at or before `now` (epoch seconds), a page at a time.

@@ -19,18 +19,27 @@
 //! | recovery code | `USER#<userId>` | `RECOVERY#<sha256(code)>` | deleted when used |
 //! | rate-limit window | `RATE#<rule>#<subject>` | `W#<window>` | see `crate::rate_limit` |
 //! | mail job | `MAIL#<jobId>` | `MAIL` | payload sealed; gsi1 `MAIL_DUE` (or `MAIL_DEAD`) / `<dueAt>#<jobId>` |
+//! | ride | `RIDE#<rideId>` | `RIDE` | while in the feed: gsi1 `FEED#<campusId>` and gsi2 `FEED#<campusId>#<kind>`, both / `<departAt>#<rideId>` (see `rides`) |
+//! | join request | `RIDE#<rideId>` | `REQ#<requestId>` | a ride's requests = one Query |
+//! | ride link | `USER#<userId>` | `RIDE#<rideId>` | rides a user posted or asked to join (latest request); one per user and ride |
+//! | conversation | `CONV#<conversationId>` | `CONV` | a ride's chat and its members |
+//! | block | `USER#<userId>` | `BLOCKS#<otherId>` / `BLOCKED_BY#<otherId>` | one item on each side |
+//! | report | `REPORT#<reportId>` | `REPORT` | gsi1 `REPORTS#<campusId>#<status>` / `<createdAt>#<reportId>` |
 
 pub mod accounts;
 pub mod audit;
 pub mod campuses;
+pub mod conversations;
 pub mod drivers;
 pub mod lockout;
 pub mod mail_jobs;
+pub mod rides;
+pub mod safety;
 pub mod sessions;
 pub mod tokens;
 pub mod two_factor;
 
-use crate::store::{Attrs, Item, Query, Store, StoreError};
+use crate::store::{Attrs, Item, Key, Query, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -45,6 +54,16 @@ pub(crate) fn to_attrs<T: Serialize>(record: &T) -> Attrs {
 pub(crate) fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
         .map_err(|e| StoreError::Unavailable(format!("corrupt item {}/{}: {e}", item.key.pk, item.key.sk)))
+}
+
+/// The record under `key`, read as a batch of one: every function reads with BatchGetItem only,
+/// so its role needs one read action, not two.
+pub(crate) async fn get_record<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: Key,
+) -> Result<Option<T>, StoreError> {
+    let items = store.get_many(&[key]).await?;
+    items.into_iter().next().flatten().map(|item| from_item(&item)).transpose()
 }
 
 /// Every item a query matches, following its pages.

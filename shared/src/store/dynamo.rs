@@ -1,4 +1,5 @@
-//! The production store: one DynamoDB table (`pk`/`sk`, index `gsi1`, TTL attribute `ttl`).
+//! The production store: one DynamoDB table (`pk`/`sk`, indexes `gsi1` and `gsi2`, TTL attribute
+//! `ttl`).
 //! Every port call is exactly one DynamoDB request (plus bounded retries), reads are strongly
 //! consistent, and conditions are DynamoDB condition expressions, so they hold under concurrency.
 
@@ -25,7 +26,6 @@ use std::time::Duration;
 
 type Av = HashMap<String, AttributeValue>;
 
-const GSI1: &str = "gsi1";
 /// Attempts of a transaction that DynamoDB cancelled for a conflict with another one.
 const CONFLICT_ATTEMPTS: u32 = 4;
 /// Attempts at keys a BatchGetItem left unprocessed (throttling).
@@ -60,21 +60,29 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
     let key = |name: &str, kind: KeyType| {
         KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(sdk_build)
     };
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name(GSI1)
-        .key_schema(key("gsi1pk", KeyType::Hash)?)
-        .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .map_err(sdk_build)?;
+    let mut indexes = Vec::new();
+    let mut definitions = vec![attr("pk")?, attr("sk")?];
+    for index in Index::ALL {
+        let (name, pk, sk) = index.names();
+        indexes.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash)?)
+                .key_schema(key(sk, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(sdk_build)?,
+        );
+        definitions.extend([attr(pk)?, attr(sk)?]);
+    }
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![attr("pk")?, attr("sk")?, attr("gsi1pk")?, attr("gsi1sk")?]))
+        .set_attribute_definitions(Some(definitions))
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(gsi)
+        .set_global_secondary_indexes(Some(indexes))
         .send()
         .await
         .map_err(sdk)?;
@@ -114,9 +122,12 @@ fn to_av(item: &Item) -> Result<Av, StoreError> {
     let mut av: Av =
         serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     av.extend(key_av(&item.key));
-    if let Some(g) = &item.gsi1 {
-        av.insert("gsi1pk".into(), s(&g.pk));
-        av.insert("gsi1sk".into(), s(&g.sk));
+    for index in Index::ALL {
+        if let Some(g) = item.index_key(index) {
+            let (_, pk, sk) = index.names();
+            av.insert(pk.into(), s(&g.pk));
+            av.insert(sk.into(), s(&g.sk));
+        }
     }
     if let Some(at) = item.expires_at {
         av.insert("ttl".into(), AttributeValue::N(at.to_string()));
@@ -135,16 +146,20 @@ fn from_av(mut av: Av) -> Result<Item, StoreError> {
     let corrupt = || StoreError::Unavailable("item without string pk/sk".into());
     let key =
         Key { pk: text(&mut av, "pk").ok_or_else(corrupt)?, sk: text(&mut av, "sk").ok_or_else(corrupt)? };
-    let gsi1 = match (text(&mut av, "gsi1pk"), text(&mut av, "gsi1sk")) {
-        (Some(pk), Some(sk)) => Some(Key { pk, sk }),
-        _ => None,
+    let mut index_key = |index: Index| {
+        let (_, pk, sk) = index.names();
+        match (text(&mut av, pk), text(&mut av, sk)) {
+            (Some(pk), Some(sk)) => Some(Key { pk, sk }),
+            _ => None,
+        }
     };
+    let (gsi1, gsi2) = (index_key(Index::Gsi1), index_key(Index::Gsi2));
     let expires_at = match av.remove("ttl") {
         Some(AttributeValue::N(n)) => n.parse().ok(),
         _ => None,
     };
     let attrs: Attrs = serde_dynamo::from_item(av).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    Ok(Item { key, gsi1, expires_at, attrs })
+    Ok(Item { key, gsi1, gsi2, expires_at, attrs })
 }
 
 /// A condition expression with the names and values it uses.
@@ -243,9 +258,9 @@ fn encode_cursor(key: &Av) -> Result<Cursor, StoreError> {
 fn decode_cursor(cursor: &Cursor, index: Option<Index>) -> Result<Av, StoreError> {
     let json = B64.decode(&cursor.0).map_err(|_| StoreError::BadCursor)?;
     let flat: HashMap<String, String> = serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
-    let expected: &[&str] = match index {
-        None => &["pk", "sk"],
-        Some(Index::Gsi1) => &["pk", "sk", "gsi1pk", "gsi1sk"],
+    let expected: Vec<&str> = match index.map(Index::names) {
+        None => vec!["pk", "sk"],
+        Some((_, pk, sk)) => vec!["pk", "sk", pk, sk],
     };
     if flat.len() != expected.len() || !expected.iter().all(|k| flat.contains_key(*k)) {
         return Err(StoreError::BadCursor);
@@ -316,9 +331,9 @@ impl Store for DynamoStore {
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
-        let (pk_name, sk_name) = match q.index {
+        let (pk_name, sk_name) = match q.index.map(Index::names) {
             None => ("pk", "sk"),
-            Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
+            Some((_, pk, sk)) => (pk, sk),
         };
         let mut values: Av = HashMap::from([(":pk".to_owned(), s(&q.pk))]);
         let sk_clause = match &q.sk {
@@ -347,9 +362,9 @@ impl Store for DynamoStore {
             .scan_index_forward(!q.descending)
             .limit(i32::try_from(q.limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(q.after.as_ref().map(|c| decode_cursor(c, q.index)).transpose()?);
-        request = match q.index {
+        request = match q.index.map(Index::names) {
             None => request.consistent_read(true),
-            Some(Index::Gsi1) => request.index_name(GSI1),
+            Some((name, _, _)) => request.index_name(name),
         };
         let out = request.send().await.map_err(sdk)?;
         let now = self.now();
@@ -488,9 +503,11 @@ impl DynamoStore {
                     if let Some(index) = codes.iter().position(|c| c == "ConditionalCheckFailed") {
                         return Err(StoreError::ConditionFailed { index });
                     }
-                    let conflict = codes.iter().any(|c| c == "TransactionConflict");
-                    if !conflict || attempt + 1 == CONFLICT_ATTEMPTS {
+                    if !codes.iter().any(|c| c == "TransactionConflict") {
                         return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                    }
+                    if attempt + 1 == CONFLICT_ATTEMPTS {
+                        return Err(StoreError::Contention);
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }

@@ -4,9 +4,9 @@
 //! committed state, never a corrupt file. redb runs one write transaction at a time, which makes
 //! every condition check race-free.
 //!
-//! Layout: `items` maps (pk, sk) to the JSON of the rest of the item; `gsi1` holds one key
-//! (gsi1pk, gsi1sk, pk, sk) per indexed item, maintained in the same transaction as the item, so
-//! index queries are range reads in DynamoDB's order (ties on gsi1sk broken by the base key).
+//! Layout: `items` maps (pk, sk) to the JSON of the rest of the item; `gsi1` (and `gsi2`) hold one
+//! key (gsipk, gsisk, pk, sk) per indexed item, maintained in the same transaction as the item,
+//! so index queries are range reads in DynamoDB's order (ties on gsisk broken by the base key).
 //!
 //! Expired items stay in the file (nothing sweeps them, as DynamoDB's TTL deletion is lazy too);
 //! every read and condition treats them as absent, and an `Update` merges into them as DynamoDB's
@@ -26,7 +26,16 @@ use std::sync::Arc;
 
 type BaseKey = (&'static str, &'static str);
 const ITEMS: TableDefinition<BaseKey, &[u8]> = TableDefinition::new("items");
-const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
+type IndexTable = TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
+const GSI1: IndexTable = TableDefinition::new("gsi1");
+const GSI2: IndexTable = TableDefinition::new("gsi2");
+
+fn index_table(index: Index) -> IndexTable {
+    match index {
+        Index::Gsi1 => GSI1,
+        Index::Gsi2 => GSI2,
+    }
+}
 /// DynamoDB's cap on the operations of one transaction, enforced here too so local mode catches
 /// a caller that would fail in the cloud.
 const MAX_WRITES: usize = 100;
@@ -41,6 +50,9 @@ pub struct EmbeddedStore {
 #[derive(Default, Serialize, Deserialize)]
 struct Stored {
     gsi1: Option<(String, String)>,
+    // Absent in files written before the second index existed.
+    #[serde(default)]
+    gsi2: Option<(String, String)>,
     expires_at: Option<i64>,
     attrs: Attrs,
 }
@@ -54,11 +66,17 @@ impl Stored {
         self.expires_at.is_none_or(|at| at > now)
     }
 
+    /// The item's keys in each index, in the order of `Index::ALL`.
+    fn index_keys(&self) -> [Option<(String, String)>; 2] {
+        [self.gsi1.clone(), self.gsi2.clone()]
+    }
+
     /// The item under `key`, or `None` when it has expired.
     fn live(self, now: i64, key: Key) -> Option<Item> {
         self.is_live(now).then(|| Item {
             key,
             gsi1: self.gsi1.map(|(pk, sk)| Key { pk, sk }),
+            gsi2: self.gsi2.map(|(pk, sk)| Key { pk, sk }),
             expires_at: self.expires_at,
             attrs: self.attrs,
         })
@@ -78,10 +96,12 @@ impl EmbeddedStore {
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<EmbeddedStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let db = Database::create(dir.join("store.redb")).map_err(err)?;
-        // Create both tables up front so readers never meet a missing table.
+        // Create every table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(err)?;
         txn.open_table(ITEMS).map_err(err)?;
-        txn.open_table(GSI1).map_err(err)?;
+        for index in Index::ALL {
+            txn.open_table(index_table(index)).map_err(err)?;
+        }
         txn.commit().map_err(err)?;
         Ok(EmbeddedStore { db: Arc::new(db), clock })
     }
@@ -121,8 +141,8 @@ impl Store for EmbeddedStore {
                     Ok((vec![sk.to_owned()], item))
                 })
             }
-            Some(Index::Gsi1) => {
-                let gsi = txn.open_table(GSI1).map_err(err)?;
+            Some(index) => {
+                let gsi = txn.open_table(index_table(index)).map_err(err)?;
                 let (lo, hi) = bounds::<4>(q)?;
                 let range = gsi.range((lo.as_ref().map(as_gsi), hi.as_ref().map(as_gsi))).map_err(err)?;
                 paginate(q, range, |(key, _)| {
@@ -290,7 +310,8 @@ fn transact(db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreErro
 /// Checks every condition first (the first failing one is reported), and only then writes.
 fn check_then_apply(txn: &WriteTransaction, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
     let mut items = txn.open_table(ITEMS).map_err(err)?;
-    let mut gsi = txn.open_table(GSI1).map_err(err)?;
+    let mut gsi1 = txn.open_table(GSI1).map_err(err)?;
+    let mut gsi2 = txn.open_table(GSI2).map_err(err)?;
     let mut current = Vec::with_capacity(writes.len());
     for (index, write) in writes.iter().enumerate() {
         let stored = load(&items, write.key())?;
@@ -310,10 +331,11 @@ fn check_then_apply(txn: &WriteTransaction, writes: Vec<Write>, now: i64) -> Res
     }
     for (write, old) in writes.into_iter().zip(current) {
         let key = write.key().clone();
-        let old_gsi1 = old.as_ref().and_then(|o| o.gsi1.clone());
+        let old_index_keys = old.as_ref().map(Stored::index_keys).unwrap_or_default();
         let new = match write {
             Write::Put { item, .. } => Some(Stored {
                 gsi1: item.gsi1.map(|k| (k.pk, k.sk)),
+                gsi2: item.gsi2.map(|k| (k.pk, k.sk)),
                 expires_at: item.expires_at,
                 attrs: item.attrs,
             }),
@@ -327,12 +349,17 @@ fn check_then_apply(txn: &WriteTransaction, writes: Vec<Write>, now: i64) -> Res
             Write::Delete { .. } => None,
             Write::Check { .. } => continue,
         };
-        let new_gsi1 = new.as_ref().and_then(|n| n.gsi1.clone());
-        if old_gsi1 != new_gsi1 {
-            if let Some((gpk, gsk)) = &old_gsi1 {
+        let new_index_keys = new.as_ref().map(Stored::index_keys).unwrap_or_default();
+        for ((old_key, new_key), gsi) in
+            old_index_keys.iter().zip(&new_index_keys).zip([&mut gsi1, &mut gsi2])
+        {
+            if old_key == new_key {
+                continue;
+            }
+            if let Some((gpk, gsk)) = old_key {
                 gsi.remove((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str())).map_err(err)?;
             }
-            if let Some((gpk, gsk)) = &new_gsi1 {
+            if let Some((gpk, gsk)) = new_key {
                 gsi.insert((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()), ())
                     .map_err(err)?;
             }

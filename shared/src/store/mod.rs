@@ -23,7 +23,7 @@ pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Attrs {
 }
 
 /// Attribute names the adapters reserve for keys and expiry; repositories must not use them.
-pub const RESERVED_ATTRS: [&str; 5] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl"];
+pub const RESERVED_ATTRS: [&str; 7] = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl"];
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
@@ -42,6 +42,8 @@ pub struct Item {
     pub key: Key,
     /// Keys of the item in the `gsi1` secondary index, when it belongs there.
     pub gsi1: Option<Key>,
+    /// Keys of the item in the `gsi2` secondary index, when it belongs there.
+    pub gsi2: Option<Key>,
     /// Expiry in epoch seconds (DynamoDB's TTL attribute `ttl`).
     pub expires_at: Option<i64>,
     pub attrs: Attrs,
@@ -49,7 +51,7 @@ pub struct Item {
 
 impl Item {
     pub fn new(key: Key, attrs: Attrs) -> Self {
-        Item { key, gsi1: None, expires_at: None, attrs }
+        Item { key, gsi1: None, gsi2: None, expires_at: None, attrs }
     }
 
     pub fn expiring(mut self, at: i64) -> Self {
@@ -60,6 +62,19 @@ impl Item {
     pub fn in_gsi1(mut self, key: Key) -> Self {
         self.gsi1 = Some(key);
         self
+    }
+
+    pub fn in_gsi2(mut self, key: Key) -> Self {
+        self.gsi2 = Some(key);
+        self
+    }
+
+    /// The item's keys in `index`, when it belongs there.
+    pub fn index_key(&self, index: Index) -> Option<&Key> {
+        match index {
+            Index::Gsi1 => self.gsi1.as_ref(),
+            Index::Gsi2 => self.gsi2.as_ref(),
+        }
     }
 
     /// Whether the item counts as present at `now` (epoch seconds).
@@ -145,9 +160,24 @@ impl Write {
     }
 }
 
+/// The table's secondary indexes; both project every attribute and are sparse (an item is in an
+/// index only while it carries that index's keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Index {
     Gsi1,
+    Gsi2,
+}
+
+impl Index {
+    pub const ALL: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+
+    /// The index name and its key attributes (partition, sort) on DynamoDB.
+    pub fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Index::Gsi1 => ("gsi1", "gsi1pk", "gsi1sk"),
+            Index::Gsi2 => ("gsi2", "gsi2pk", "gsi2sk"),
+        }
+    }
 }
 
 /// Which sort keys a query covers.
@@ -209,6 +239,11 @@ pub enum StoreError {
     ConditionFailed { index: usize },
     #[error("invalid cursor")]
     BadCursor,
+    /// Concurrent writes to the same items kept cancelling this one (DynamoDB's
+    /// `TransactionConflict`) after the adapter's retries; nothing was written. Like a failed
+    /// condition, the caller may re-read and try again.
+    #[error("write kept conflicting with concurrent writes")]
+    Contention,
     /// The backend failed; the message is for logs only, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -14,6 +14,7 @@ use carpool::http::{local_router, AppState};
 use carpool::mail::jobs::MailDispatcher;
 use carpool::mail::{Mailer, Message};
 use carpool::repo::campuses;
+use carpool::rides::RideService;
 use carpool::seal::KeyRing;
 use carpool::store::Store;
 use serde_json::{json, Value};
@@ -59,6 +60,7 @@ pub struct App {
     pub dispatcher: Arc<MailDispatcher>,
     pub store: Arc<dyn Store>,
     pub driver: Arc<DriverService>,
+    pub rides: Arc<RideService>,
     pub keep: Option<tempfile::TempDir>,
     /// Where the app's local uploads land.
     pub uploads: tempfile::TempDir,
@@ -114,6 +116,17 @@ pub fn demo_campus() -> Campus {
     }
 }
 
+/// A second campus, for isolation tests.
+pub fn other_campus() -> Campus {
+    Campus {
+        id: "other".into(),
+        name: "Other College".into(),
+        domains: vec!["other.edu".into()],
+        allow_subdomains: false,
+        time_zone: "America/Chicago".into(),
+    }
+}
+
 impl App {
     pub async fn new(store: Arc<dyn Store>, clock: Arc<ManualClock>, dev_mode: bool) -> App {
         Self::with(store, clock, |config| config.dev_mode = dev_mode).await
@@ -125,7 +138,7 @@ impl App {
         clock: Arc<ManualClock>,
         configure: impl FnOnce(&mut AuthConfig),
     ) -> App {
-        campuses::seed(store.as_ref(), &[demo_campus()]).await.unwrap();
+        campuses::seed(store.as_ref(), &[demo_campus(), other_campus()]).await.unwrap();
         let mail = Arc::new(Recorder::default());
         let mut config = test_config();
         configure(&mut config);
@@ -137,6 +150,7 @@ impl App {
         App {
             dispatcher: state.mail.clone(),
             driver: state.driver.clone(),
+            rides: state.rides.clone(),
             router: local_router(state).merge(documents.router()),
             clock,
             mail,
@@ -203,6 +217,15 @@ impl App {
             self.post("/api/auth/verify-email", json!({"token": token}), None).await.status,
             StatusCode::OK
         );
+        self.sign_in_with(email, remember_me).await
+    }
+
+    /// Signs an existing account in again (a new session); returns the `Cookie` header value.
+    pub async fn sign_in(&self, email: &str) -> String {
+        self.sign_in_with(email, false).await
+    }
+
+    async fn sign_in_with(&self, email: &str, remember_me: bool) -> String {
         let res = self
             .post(
                 "/api/auth/signin",

@@ -44,3 +44,4 @@ pub fn embedded_store(clock: Arc<dyn Clock>) -> (EmbeddedStore, tempfile::TempDi
 }
 pub mod app;
 pub mod driver;
+pub mod rides;

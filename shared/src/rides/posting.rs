@@ -1,0 +1,298 @@
+//! Posting, editing and cancelling rides. A ride is posted with its conversation and the author's
+//! link in one transaction; a cancellation settles every live request and tells each rider.
+
+use super::views::RideView;
+use super::{before_attempt, check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
+use crate::domain::calendar::Calendar;
+use crate::domain::ride::{
+    check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_NOTES_CHARS,
+};
+use crate::error::{AppError, AppResult};
+use crate::mail::ride_templates::{self, CancelCause};
+use crate::mail::Message;
+use crate::rate_limit::Rule;
+use crate::repo::conversations::{self, ConversationKind, ConversationRecord};
+use crate::repo::rides::{self, RequestRecord, RideRecord};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tracing::{info, warn};
+use ulid::Ulid;
+
+/// A place as the client sent it.
+pub struct PlaceInput {
+    pub label: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+/// `POST /api/carpool/rides`, as sent (checked here: every problem is `422 invalid_ride`).
+pub struct NewRide {
+    pub kind: String,
+    pub origin: PlaceInput,
+    pub destination: PlaceInput,
+    pub depart_at: String,
+    pub seats: i64,
+    pub notes: Option<String>,
+}
+
+/// `PATCH /api/carpool/rides/{id}`: what to change.
+pub struct RideEdit {
+    pub depart_at: Option<String>,
+    pub seats: Option<i64>,
+    pub notes: Option<String>,
+}
+
+/// Requests settled together with a cancellation: two writes each (the request and its mail),
+/// leaving room in one transaction for the ride and its conversation.
+const CANCEL_CHUNK: usize = 45;
+
+fn invalid(message: String) -> AppError {
+    AppError::InvalidRide(message)
+}
+
+fn parse_time(text: &str) -> AppResult<OffsetDateTime> {
+    let t = OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .map_err(|_| invalid("departAt must be an RFC 3339 time, e.g. 2026-12-01T08:30:00Z".into()))?;
+    Ok(t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t))
+}
+
+fn place(field: &str, input: &PlaceInput) -> AppResult<Place> {
+    Place::parse(field, &input.label, input.lat, input.lng).map_err(invalid)
+}
+
+fn notes(text: &str) -> AppResult<String> {
+    check_text("notes", text, MAX_NOTES_CHARS).map_err(invalid)
+}
+
+impl RideService {
+    /// `POST /api/carpool/rides`.
+    pub async fn post(&self, cookie: &str, input: NewRide) -> AppResult<RideView> {
+        let caller = self.auth.caller(cookie).await?;
+        let kind = match input.kind.as_str() {
+            "offer" => Kind::Offer,
+            "request" => Kind::Request,
+            _ => return Err(invalid("kind must be \"offer\" or \"request\"".into())),
+        };
+        let origin = place("origin", &input.origin)?;
+        let destination = place("destination", &input.destination)?;
+        let depart_at = parse_time(&input.depart_at)?;
+        check_depart_at(depart_at, caller.now).map_err(invalid)?;
+        let seats = check_seats(input.seats).map_err(invalid)?;
+        let notes = notes(input.notes.as_deref().unwrap_or(""))?;
+        if kind == Kind::Offer {
+            check_may_drive(&caller.driver, caller.today())?;
+        }
+        self.limiter.hit(Rule::RidePost, &caller.user.id.to_string()).await?;
+        let ride = RideRecord {
+            id: Ulid::new(),
+            campus_id: caller.campus.id.clone(),
+            kind,
+            author_id: caller.user.id,
+            author_name: caller.user.name.clone(),
+            origin,
+            destination,
+            depart_at,
+            seats,
+            seats_taken: 0,
+            notes,
+            state: RideState::Open,
+            riders: Vec::new(),
+            hidden: false,
+            conversation_id: Ulid::new(),
+            created_at: caller.now,
+            version: 1,
+        };
+        let conversation = ConversationRecord {
+            id: ride.conversation_id,
+            kind: ConversationKind::Ride,
+            campus_id: ride.campus_id.clone(),
+            ride_id: Some(ride.id),
+            members: ride.members(),
+            closed: false,
+            created_at: caller.now,
+        };
+        let writes = vec![
+            rides::create_ride(&ride),
+            conversations::create(&conversation),
+            rides::author_link(caller.user.id, ride.id),
+        ];
+        self.store.write(writes).await?;
+        info!(ride_id = %ride.id, user_id = %caller.user.id, kind = kind.as_str(), "ride posted");
+        Ok(RideView::new(&ride, caller.user.id, caller.now))
+    }
+
+    /// `PATCH /api/carpool/rides/{id}`: the author changes the time, seats or notes of a ride
+    /// that has not departed or been cancelled. Accepted riders are told of a new time.
+    pub async fn edit(&self, cookie: &str, id: &str, edit: RideEdit) -> AppResult<RideView> {
+        let caller = self.auth.caller(cookie).await?;
+        let depart_at = edit.depart_at.as_deref().map(parse_time).transpose()?;
+        if let Some(at) = depart_at {
+            check_depart_at(at, caller.now).map_err(invalid)?;
+        }
+        let seats = edit.seats.map(|s| check_seats(s).map_err(invalid)).transpose()?;
+        let new_notes = edit.notes.as_deref().map(notes).transpose()?;
+        let first = self.visible_ride(&caller, id).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let before = match attempt {
+                0 => first.clone(),
+                _ => {
+                    before_attempt(attempt).await;
+                    self.reread(first.id).await?
+                }
+            };
+            if before.author_id != caller.user.id {
+                return Err(AppError::NotRideAuthor);
+            }
+            if before.state == RideState::Cancelled || before.departed(caller.now) {
+                return Err(AppError::RideClosed);
+            }
+            let mut ride = before.clone();
+            if let Some(seats) = seats {
+                let held = match ride.kind {
+                    Kind::Offer => ride.seats_taken,
+                    Kind::Request => 0,
+                };
+                // A matched request ride's driver came for the seats it asked for.
+                if seats < held || (ride.state == RideState::Matched && seats != ride.seats) {
+                    return Err(AppError::SeatsTaken);
+                }
+                ride.seats = seats;
+            }
+            if let Some(notes) = &new_notes {
+                ride.notes.clone_from(notes);
+            }
+            if let Some(at) = depart_at {
+                ride.depart_at = at;
+            }
+            if ride == before {
+                return Ok(RideView::new(&ride, caller.user.id, caller.now));
+            }
+            ride.version += 1;
+            let mut mail = Vec::new();
+            if ride.depart_at != before.depart_at {
+                mail = self.time_change_mail(&before, &ride, &caller.calendar).await?;
+            }
+            if self.commit(vec![rides::replace_ride(&ride)], mail).await? {
+                return Ok(RideView::new(&ride, caller.user.id, caller.now));
+            }
+        }
+        Err(contended())
+    }
+
+    async fn time_change_mail(
+        &self,
+        before: &RideRecord,
+        ride: &RideRecord,
+        calendar: &Calendar,
+    ) -> AppResult<Vec<Message>> {
+        let users = self.users(&ride.riders).await?;
+        let was = calendar.local_time(before.depart_at);
+        let summary = self.summary(ride, calendar);
+        Ok(ride
+            .riders
+            .iter()
+            .filter_map(|id| users.get(id).and_then(recipient))
+            .map(|to| ride_templates::time_changed(&self.app_url, &to, &summary, &was))
+            .collect())
+    }
+
+    /// `DELETE /api/carpool/rides/{id}`.
+    pub async fn cancel(&self, cookie: &str, id: &str) -> AppResult<()> {
+        let caller = self.auth.caller(cookie).await?;
+        let ride = self.visible_ride(&caller, id).await?;
+        if ride.author_id != caller.user.id {
+            return Err(AppError::NotRideAuthor);
+        }
+        if !self.cancel_ride(ride, CancelCause::ByAuthor, &caller.calendar, caller.now).await? {
+            return Err(AppError::RideClosed);
+        }
+        Ok(())
+    }
+
+    /// Cancels a ride that has neither departed nor been cancelled, settling its live requests
+    /// and telling their riders; `false` when it had already departed or been cancelled.
+    ///
+    /// The ride, its conversation and the first requests go in one transaction; a ride with more
+    /// live requests than fit settles the rest in further ones. Until each is rewritten, a live
+    /// request of a cancelled ride already shows as cancelled (`RequestStatus::shown`).
+    pub(super) async fn cancel_ride(
+        &self,
+        first: RideRecord,
+        cause: CancelCause,
+        calendar: &Calendar,
+        now: OffsetDateTime,
+    ) -> AppResult<bool> {
+        let mut cancelled = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let before = match attempt {
+                0 => first.clone(),
+                _ => {
+                    before_attempt(attempt).await;
+                    self.reread(first.id).await?
+                }
+            };
+            if before.state == RideState::Cancelled || before.departed(now) {
+                return Ok(false);
+            }
+            let mut ride = before;
+            ride.state = RideState::Cancelled;
+            ride.version += 1;
+            let live: Vec<RequestRecord> = rides::requests_of(self.store.as_ref(), ride.id)
+                .await?
+                .into_iter()
+                .filter(|r| r.status.is_live())
+                .collect();
+            let (now_part, rest) = live.split_at(live.len().min(CANCEL_CHUNK));
+            let mut writes = vec![
+                rides::replace_ride(&ride),
+                conversations::set_members(ride.conversation_id, &ride.members(), true),
+            ];
+            let (mut more, mail) = self.settle(&ride, now_part, cause, calendar).await?;
+            writes.append(&mut more);
+            if self.commit(writes, mail).await? {
+                cancelled = Some((ride, rest.to_vec(), live.len()));
+                break;
+            }
+        }
+        let (ride, rest, settled) = cancelled.ok_or_else(contended)?;
+        for chunk in rest.chunks(CANCEL_CHUNK) {
+            let (writes, mail) = self.settle(&ride, chunk, cause, calendar).await?;
+            if !self.commit(writes, mail).await? {
+                // A rider left meanwhile; the others already show as cancelled (but were not
+                // mailed).
+                warn!(ride_id = %ride.id, "some requests of a cancelled ride were not rewritten");
+            }
+        }
+        info!(ride_id = %ride.id, cause = ?cause, requests = settled, "ride cancelled");
+        Ok(true)
+    }
+
+    /// The writes and mail that settle live requests of a cancelled ride.
+    async fn settle(
+        &self,
+        ride: &RideRecord,
+        requests: &[RequestRecord],
+        cause: CancelCause,
+        calendar: &Calendar,
+    ) -> AppResult<(Vec<crate::store::Write>, Vec<Message>)> {
+        let ids: Vec<Ulid> = requests.iter().map(|r| r.rider_id).collect();
+        let users = self.users(&ids).await?;
+        let summary = self.summary(ride, calendar);
+        let mut writes = Vec::new();
+        let mut mail = Vec::new();
+        for request in requests {
+            let settled = RequestRecord { status: RequestStatus::Cancelled, ..request.clone() };
+            writes.push(rides::move_request(&settled, request.status));
+            if let Some(to) = users.get(&request.rider_id).and_then(recipient) {
+                mail.push(ride_templates::ride_cancelled(
+                    &self.app_url,
+                    &to,
+                    &summary,
+                    &ride.author_name,
+                    cause,
+                ));
+            }
+        }
+        Ok((writes, mail))
+    }
+}
