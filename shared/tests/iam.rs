@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use support::app::*;
 use support::driver::*;
+use support::rides::*;
 use time::Duration;
 
 type Actions = BTreeSet<&'static str>;
@@ -147,6 +148,7 @@ impl FunctionApp {
         );
         let app = App {
             driver: state.driver.clone(),
+            rides: state.rides.clone(),
             router: router(state, &[function]),
             clock: base.clock.clone(),
             mail,
@@ -422,6 +424,15 @@ async fn exercise(base: &App, function: Function) -> Actions {
             assert_eq!(enable.status, StatusCode::ACCEPTED);
             let off = app.post("/api/auth/driver/toggle", json!({"available": false}), Some(&cookie)).await;
             assert_eq!(off.status, StatusCode::OK);
+            // Availability moves a driver's offers out of the feed and back.
+            let admin = base.admin("iam-driver-admin@example.edu").await;
+            let offerer = base.ready_driver("iam-offerer@example.edu", &admin).await;
+            base.offer(&offerer, 2).await;
+            for available in [false, true] {
+                let toggled =
+                    app.post("/api/auth/driver/toggle", json!({ "available": available }), Some(&offerer));
+                assert_eq!(toggled.await.status, StatusCode::OK);
+            }
         }
         Function::Admin => {
             let admin = base.admin("iam-admin@example.edu").await;
@@ -442,6 +453,56 @@ async fn exercise(base: &App, function: Function) -> Actions {
             base.clock.advance(Duration::minutes(10));
             let audit = app.get(&format!("/api/admin/audit?userId={id}"), Some(&admin)).await;
             assert_eq!(audit.status, StatusCode::OK);
+            // A suspension cancels the driver's rides and tells their riders.
+            let driver = base.ready_driver("iam-suspended@example.edu", &admin).await;
+            let ride = base.offer(&driver, 2).await;
+            let rider = account(base, "iam-rider@example.edu").await;
+            base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
+            let driver_id = base.user_id("iam-suspended@example.edu").await;
+            let why = json!({"reason": "complaints"});
+            let suspended =
+                app.post(&format!("/api/admin/drivers/{driver_id}/suspend"), why, Some(&admin)).await;
+            assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.body);
+            let report = json!({"userId": driver_id, "reason": "Drove off without me"});
+            assert_eq!(base.post("/api/reports", report, Some(&rider)).await.status, StatusCode::ACCEPTED);
+            let reports = app.get("/api/admin/reports", Some(&admin)).await;
+            let report = reports.body["reports"][0]["id"].as_str().unwrap().to_owned();
+            let decision = json!({"status": "actioned", "note": "Suspended"});
+            let decided = app.post(&format!("/api/admin/reports/{report}"), decision, Some(&admin)).await;
+            assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+        }
+        Function::Carpool => {
+            let admin = base.admin("iam-carpool-admin@example.edu").await;
+            let driver = base.ready_driver("iam-carpooler@example.edu", &admin).await;
+            let posted = app.post("/api/carpool/rides", ride_body(base, "offer", 3, 24), Some(&driver)).await;
+            assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+            let ride = posted.body["ride"]["id"].as_str().unwrap().to_owned();
+            let rider = account(base, "iam-passenger@example.edu").await;
+            assert_eq!(app.get("/api/carpool/rides?kind=offer", Some(&rider)).await.status, StatusCode::OK);
+            assert_eq!(app.get("/api/carpool/rides", Some(&rider)).await.status, StatusCode::OK);
+            let request = app.joined(&rider, &ride, 1).await;
+            let other = account(base, "iam-other@example.edu").await;
+            let declined_one = app.joined(&other, &ride, 1).await;
+            assert_eq!(app.answer(&driver, &ride, &request, "accept").await.status, StatusCode::OK);
+            assert_eq!(app.answer(&driver, &ride, &declined_one, "decline").await.status, StatusCode::OK);
+            assert_eq!(app.ride(&driver, &ride).await.status, StatusCode::OK);
+            let later = json!({"departAt": base.at(Duration::hours(30))});
+            assert_eq!(
+                app.send("PATCH", &format!("/api/carpool/rides/{ride}"), Some(later), &driver).await.status,
+                StatusCode::OK
+            );
+            let left = app.post(&format!("/api/carpool/rides/{ride}/leave"), json!({}), Some(&rider)).await;
+            assert_eq!(left.status, StatusCode::NO_CONTENT);
+            assert_eq!(app.get("/api/carpool/me/rides", Some(&rider)).await.status, StatusCode::OK);
+            app.joined(&rider, &ride, 1).await;
+            let cancelled = app.send("DELETE", &format!("/api/carpool/rides/{ride}"), None, &driver).await;
+            assert_eq!(cancelled.status, StatusCode::NO_CONTENT);
+            let other_id = base.user_id("iam-other@example.edu").await;
+            let block = format!("/api/users/{other_id}/block");
+            assert_eq!(app.post(&block, json!({}), Some(&rider)).await.status, StatusCode::NO_CONTENT);
+            assert_eq!(app.send("DELETE", &block, None, &rider).await.status, StatusCode::NO_CONTENT);
+            let report = json!({"userId": other_id, "reason": "No-show"});
+            assert_eq!(app.post("/api/reports", report, Some(&rider)).await.status, StatusCode::ACCEPTED);
         }
     }
     f.used()
@@ -482,10 +543,18 @@ async fn exercise_sweep(base: &App) -> Actions {
     .driver;
     base.with_license("iam-sweep-1@example.edu", 2).await;
     base.with_license("iam-sweep-2@example.edu", 6).await;
+    // A driver whose license expires with a ride ahead: the sweep cancels it.
+    let admin = base.admin("iam-sweep-admin@example.edu").await;
+    let expiring = base.approved_driver("iam-sweep-3@example.edu", 1, &admin).await;
+    base.post("/api/auth/driver/toggle", json!({"available": true}), Some(&expiring)).await;
+    let ride = base.posted(&expiring, ride_body(base, "offer", 2, 120)).await;
+    let rider = account(base, "iam-sweep-rider@example.edu").await;
+    base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
+    base.clock.advance(Duration::days(1));
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();
     let answer = handle_sweep_event(&driver, LambdaEvent::new(event, Context::default())).await.unwrap();
-    assert_eq!(answer["alertsSent"], 2, "{answer}");
+    assert_eq!(answer["alertsSent"], 3, "{answer}");
     let used = recording.used.lock().unwrap().clone();
     used
 }
