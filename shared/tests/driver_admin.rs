@@ -4,8 +4,6 @@
 mod support;
 
 use axum::http::StatusCode;
-use carpool::domain::campus::Campus;
-use carpool::repo::campuses;
 use serde_json::json;
 use support::app::*;
 
@@ -17,15 +15,7 @@ async fn apply(app: &App, email: &str) -> (String, String) {
 }
 
 async fn only_admins_of_the_campus_see_and_decide(app: App) {
-    // Added before the first request: campuses are cached for a minute.
-    let other = Campus {
-        id: "other".into(),
-        name: "Other College".into(),
-        domains: vec!["other.edu".into()],
-        allow_subdomains: false,
-        time_zone: "Europe/Berlin".into(),
-    };
-    campuses::add(app.store.as_ref(), &other).await.unwrap();
+    // The test app seeds a second campus, `other.edu` (`support::app::other_campus`).
     let (applicant, id) = apply(&app, "applicant@example.edu").await;
     let plain = app.signed_in("plain@example.edu", false).await;
     let refused = app.get("/api/admin/driver-reviews", Some(&plain)).await;

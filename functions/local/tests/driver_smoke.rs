@@ -2,7 +2,9 @@
 //! README: enter a license, upload a photo to the URL the server hands out, scan it (the PNG
 //! stand-in for Textract), apply, get approved by a campus admin, offer rides; then restart the
 //! server with `--time-offset` and watch the sweep (which runs at start) send the 7-day reminder
-//! and, later, switch the driver off on the expiry day.
+//! and, later, switch the driver off on the expiry day. Along the way a rider finds the driver's
+//! offer in the feed, asks to join and is accepted; the rides persist across restarts, depart by
+//! the offset clock, and the one the expired license cannot drive is cancelled.
 
 mod common;
 
@@ -73,6 +75,29 @@ fn analyze_id(expires_on: &str) -> String {
     .to_string()
 }
 
+/// Posts an offer departing `hours` from now (the server's clock has no offset yet); its id.
+fn offer(server: &Server, cookie: &str, hours: i64) -> String {
+    let depart = time::OffsetDateTime::now_utc() + time::Duration::hours(hours);
+    let depart =
+        depart.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let body = json!({
+        "kind": "offer",
+        "origin": {"label": "Main gate", "lat": 40.7128, "lng": -74.006},
+        "destination": {"label": "Airport"},
+        "departAt": depart,
+        "seats": 3,
+    });
+    let (status, ride, _) = server.call("POST", "/api/carpool/rides", Some(body), Some(cookie));
+    assert_eq!(status, 201, "{ride}");
+    ride["ride"]["id"].as_str().unwrap().to_owned()
+}
+
+fn feed_ids(server: &Server, cookie: &str) -> Vec<String> {
+    let (status, feed, _) = server.call("GET", "/api/carpool/rides", None, Some(cookie));
+    assert_eq!(status, 200, "{feed}");
+    feed["rides"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+}
+
 fn outbox_subjects(data_dir: &Path) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(data_dir.join("outbox")) else { return Vec::new() };
     dir.filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
@@ -94,7 +119,7 @@ fn wait_for_subject(data_dir: &Path, needle: &str) {
 }
 
 #[test]
-fn a_new_driver_is_verified_approved_reminded_and_switched_off() {
+fn a_new_driver_is_verified_approved_carpools_is_reminded_and_switched_off() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     let driver = account(&server, "dana@example.edu", "Dana Driver");
@@ -150,6 +175,37 @@ fn a_new_driver_is_verified_approved_reminded_and_switched_off() {
         server.call("POST", "/api/auth/driver/toggle", Some(json!({"available": true})), Some(&driver));
     assert_eq!(state["available"], true);
     wait_for_subject(data.path(), "approved");
+
+    // Two people carpool: the driver offers, a rider finds the offer, asks and is accepted.
+    let soon = offer(&server, &driver, 48);
+    // Departs after the license expires (in 10 days): the expiry will cancel it.
+    let late = offer(&server, &driver, 24 * 12);
+    let rider = account(&server, "riley@example.edu", "Riley Rider");
+    assert_eq!(feed_ids(&server, &rider), [soon.clone(), late.clone()], "soonest first");
+    let ask = json!({"seats": 2, "message": "Two of us, one bag"});
+    let (status, asked, _) =
+        server.call("POST", &format!("/api/carpool/rides/{soon}/join"), Some(ask), Some(&rider));
+    assert_eq!(status, 201, "{asked}");
+    wait_for_subject(data.path(), "New request on your");
+    let request = asked["request"]["id"].as_str().unwrap();
+    let (status, accepted, _) = server.call(
+        "POST",
+        &format!("/api/carpool/rides/{soon}/requests/{request}/accept"),
+        None,
+        Some(&driver),
+    );
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["ride"]["seatsLeft"], 1);
+    wait_for_subject(data.path(), "You're in");
+    assert!(server.stop().success());
+
+    // The rides outlive a restart.
+    let server = Server::start(data.path());
+    let rider = sign_in(&server, "riley@example.edu");
+    assert_eq!(feed_ids(&server, &rider), [soon.clone(), late.clone()]);
+    let (_, mine, _) = server.call("GET", "/api/carpool/me/rides", None, Some(&rider));
+    assert_eq!(mine["joined"][0]["request"]["status"], "accepted", "{mine}");
+    assert!(mine["joined"][0]["ride"]["conversationId"].is_string(), "the rider is in the ride's chat");
     assert!(server.stop().success());
 
     // Four days on, the sweep at start sends the 7-day reminder.
@@ -159,6 +215,11 @@ fn a_new_driver_is_verified_approved_reminded_and_switched_off() {
     let (_, state, _) = server.call("GET", "/api/auth/driver", None, Some(&driver));
     assert_eq!(state["alertsSent"], json!(["7d"]), "{state}");
     assert_eq!(state["available"], true);
+    // The first ride departed by the offset clock: out of the feed, shown as departed.
+    let rider = sign_in(&server, "riley@example.edu");
+    assert_eq!(feed_ids(&server, &rider), std::slice::from_ref(&late));
+    let (_, page, _) = server.call("GET", &format!("/api/carpool/rides/{soon}"), None, Some(&rider));
+    assert_eq!(page["ride"]["status"], "departed");
     assert!(server.stop().success());
 
     // On the expiry day the driver is switched off and told.
@@ -175,5 +236,8 @@ fn a_new_driver_is_verified_approved_reminded_and_switched_off() {
     let (status, refused, _) =
         server.call("POST", "/api/auth/driver/toggle", Some(json!({"available": true})), Some(&driver));
     assert_eq!((status, refused["error"]["code"].clone()), (409, json!("license_expired")));
+    // The ride it would have driven after expiry is cancelled.
+    let (_, page, _) = server.call("GET", &format!("/api/carpool/rides/{late}"), None, Some(&driver));
+    assert_eq!(page["ride"]["status"], "cancelled", "{page}");
     assert!(server.stop().success());
 }

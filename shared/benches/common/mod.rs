@@ -18,6 +18,8 @@ pub struct Counting<S> {
     pub calls: AtomicUsize,
     pub counters: AtomicUsize,
     pub items_read: AtomicUsize,
+    /// Of `items_read`, those read from a secondary index.
+    pub index_items: AtomicUsize,
 }
 
 impl<S> Counting<S> {
@@ -27,6 +29,7 @@ impl<S> Counting<S> {
             calls: AtomicUsize::new(0),
             counters: AtomicUsize::new(0),
             items_read: AtomicUsize::new(0),
+            index_items: AtomicUsize::new(0),
         }
     }
 
@@ -51,6 +54,9 @@ impl<S: Store> Store for Counting<S> {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let page = self.inner.query(query).await?;
         self.read(page.items.len());
+        if query.index.is_some() {
+            self.index_items.fetch_add(page.items.len(), Ordering::Relaxed);
+        }
         Ok(page)
     }
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
