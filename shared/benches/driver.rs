@@ -24,30 +24,18 @@ use carpool::domain::calendar::Calendar;
 use carpool::domain::license::License;
 use carpool::driver::Documents;
 use carpool::http::{local_router, AppState};
-use carpool::rate_limit::{Limit, Rule};
-use carpool::repo::accounts::{self, UserRecord};
+use carpool::repo::accounts;
 use carpool::repo::campuses;
 use carpool::repo::drivers::{DriverRecord, LicenseRecord};
 use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::{Store, Write};
-use common::{call, Counting, NoMail};
+use common::{call, config, seeded_user, Counting, NoMail};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tower::ServiceExt;
-use ulid::Ulid;
-
-fn config() -> AuthConfig {
-    let mut config = AuthConfig::local("https://carpool.example.edu");
-    config.argon2 = carpool::auth::hashing::Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    // The bench measures cost, not throttling.
-    for rule in Rule::ALL {
-        config.rate_limits.set(rule, Limit { max: i64::MAX / 2, window_secs: 3600 });
-    }
-    config
-}
 
 fn documents(
     clock: Arc<dyn Clock>,
@@ -70,20 +58,7 @@ async fn seed(store: &dyn Store, count: usize, clock: &dyn Clock, keys: &carpool
         let license =
             License::parse("Dana Driver", "D1234567", "CA", today + time::Duration::days(days), today)
                 .unwrap();
-        let user = UserRecord {
-            id: Ulid::new(),
-            email: format!("driver{i}@example.edu"),
-            name: "Dana Driver".into(),
-            campus_id: "example".into(),
-            password_hash: "$argon2id$seeded".into(),
-            email_verified: true,
-            two_factor_enabled: false,
-            created_at: clock.now(),
-            verification_stamp: None,
-            password_stamp: None,
-            registered_from: None,
-            admin: false,
-        };
+        let user = seeded_user(clock, format!("driver{i}@example.edu"), "Dana Driver");
         let driver = DriverRecord::new("example", Some(LicenseRecord::new(&license, keys)), &calendar);
         writes.extend(accounts::create_writes(&user, &driver));
         if writes.len() >= 99 {

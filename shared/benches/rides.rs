@@ -20,15 +20,14 @@ use carpool::domain::license::License;
 use carpool::domain::ride::{Kind, Place, RequestStatus, RideState};
 use carpool::driver::Documents;
 use carpool::http::{local_router, AppState};
-use carpool::rate_limit::{Limit, Rule};
-use carpool::repo::accounts::{self, UserRecord};
+use carpool::repo::accounts;
 use carpool::repo::campuses;
 use carpool::repo::drivers::{DriverRecord, LicenseRecord};
 use carpool::repo::rides::{self, RequestRecord, RideRecord};
 use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::{Store, Write};
-use common::{call, Counting, NoMail};
+use common::{call, config, seeded_user, Counting, NoMail};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -39,15 +38,6 @@ const PASSWORD: &str = "marble kiosk velvet tundra";
 const PAGE: usize = 20;
 const DRIVERS: usize = 200;
 
-fn config() -> AuthConfig {
-    let mut config = AuthConfig::local("https://carpool.example.edu");
-    config.argon2 = carpool::auth::hashing::Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
-    for rule in Rule::ALL {
-        config.rate_limits.set(rule, Limit { max: i64::MAX / 2, window_secs: 3600 });
-    }
-    config
-}
-
 fn documents(clock: Arc<dyn Clock>, config: &AuthConfig) -> Documents {
     let dir = tempfile::tempdir().unwrap().keep();
     let local = carpool::documents::local::LocalDocuments::new(
@@ -57,23 +47,6 @@ fn documents(clock: Arc<dyn Clock>, config: &AuthConfig) -> Documents {
         clock,
     );
     Documents { uploads: Arc::new(local.clone()), ocr: Arc::new(local) }
-}
-
-fn user(clock: &dyn Clock, email: String) -> UserRecord {
-    UserRecord {
-        id: Ulid::new(),
-        email,
-        name: "Sam Seeded".into(),
-        campus_id: "example".into(),
-        password_hash: "$argon2id$seeded".into(),
-        email_verified: true,
-        two_factor_enabled: false,
-        created_at: clock.now(),
-        verification_stamp: None,
-        password_stamp: None,
-        registered_from: None,
-        admin: false,
-    }
 }
 
 /// Writes in transactions of at most 99.
@@ -105,7 +78,7 @@ async fn seed(store: &dyn Store, count: usize, clock: &dyn Clock, keys: &carpool
     let mut batch = Batch { store, writes: Vec::new() };
     let mut drivers = Vec::new();
     for i in 0..DRIVERS {
-        let account = user(clock, format!("seeded-driver{i}@example.edu"));
+        let account = seeded_user(clock, format!("seeded-driver{i}@example.edu"), "Sam Seeded");
         let license =
             License::parse("Sam Seeded", "D1234567", "CA", today + time::Duration::days(400), today).unwrap();
         let mut driver = DriverRecord::new("example", Some(LicenseRecord::new(&license, keys)), &calendar);
@@ -272,7 +245,11 @@ async fn contention_row() {
             .await;
         let mut requests = Vec::new();
         for i in 0..50 {
-            let rider = user(clock.as_ref(), format!("rider{i}-{}@example.edu", ride.id).to_lowercase());
+            let rider = seeded_user(
+                clock.as_ref(),
+                format!("rider{i}-{}@example.edu", ride.id).to_lowercase(),
+                "Sam Seeded",
+            );
             let request = RequestRecord {
                 id: Ulid::new(),
                 ride_id: ride.id,

@@ -673,7 +673,21 @@ async fn exercise_mailer(base: &App) -> Actions {
     used
 }
 
-on_both_stores!(embedded, dynamo; policies_grant_exactly_what_each_function_uses);
+/// Every function's exercise signs up its own people, all from the test's one address.
+fn many_sign_ups(config: &mut carpool::config::AuthConfig) {
+    let limit = carpool::rate_limit::Limit { max: 1000, window_secs: 3600 };
+    config.rate_limits.set(carpool::rate_limit::Rule::RegisterIp, limit);
+}
+
+async fn embedded_app() -> App {
+    embedded_with(many_sign_ups).await
+}
+
+async fn dynamo_app() -> App {
+    dynamo_with(many_sign_ups).await
+}
+
+on_both_stores!(embedded_app, dynamo_app; policies_grant_exactly_what_each_function_uses);
 
 async fn policies_grant_exactly_what_each_function_uses(base: App) {
     let granted = granted();

@@ -108,6 +108,39 @@ pub async fn moto_table(endpoint: &str) -> (aws_sdk_dynamodb::Client, String) {
     (client, table)
 }
 
+/// The app's configuration for benches: cheap hashing, and limits lifted (a bench measures cost,
+/// not throttling).
+pub fn config() -> carpool::config::AuthConfig {
+    let mut config = carpool::config::AuthConfig::local("https://carpool.example.edu");
+    config.argon2 = carpool::auth::hashing::Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
+    for rule in carpool::rate_limit::Rule::ALL {
+        config.rate_limits.set(rule, carpool::rate_limit::Limit { max: i64::MAX / 2, window_secs: 3600 });
+    }
+    config
+}
+
+/// A verified user of the demo campus, written straight to the store by seeding code.
+pub fn seeded_user(
+    clock: &dyn carpool::clock::Clock,
+    email: String,
+    name: &str,
+) -> carpool::repo::accounts::UserRecord {
+    carpool::repo::accounts::UserRecord {
+        id: ulid::Ulid::new(),
+        email,
+        name: name.into(),
+        campus_id: "example".into(),
+        password_hash: "$argon2id$seeded".into(),
+        email_verified: true,
+        two_factor_enabled: false,
+        created_at: clock.now(),
+        verification_stamp: None,
+        password_stamp: None,
+        registered_from: None,
+        admin: false,
+    }
+}
+
 pub struct NoMail;
 
 #[async_trait]

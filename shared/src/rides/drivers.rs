@@ -7,7 +7,7 @@
 //! offers than one transaction can change, so each ride is its own write; meanwhile the feed
 //! already hides them, because it checks every offer's driver as it reads (see `feed`).
 
-use super::{before_attempt, RideService, MAX_ATTEMPTS};
+use super::{RideService, MAX_ATTEMPTS};
 use crate::domain::ride::{Kind, RideState};
 use crate::error::AppResult;
 use crate::mail::ride_templates::CancelCause;
@@ -59,13 +59,7 @@ impl RideService {
 
     async fn set_hidden(&self, first: RideRecord, hidden: bool) -> AppResult<()> {
         for attempt in 0..MAX_ATTEMPTS {
-            let mut ride = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let mut ride = self.ride_for_attempt(attempt, &first).await?;
             if ride.hidden == hidden {
                 return Ok(());
             }

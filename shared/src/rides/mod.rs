@@ -86,9 +86,24 @@ impl RideService {
         Ok(ride)
     }
 
-    /// The ride re-read after a lost race (it cannot have left the campus).
-    async fn reread(&self, id: Ulid) -> AppResult<RideRecord> {
-        rides::get_ride(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)
+    /// The ride for attempt `n` of a change: as first read, then (after a lost race and a pause)
+    /// read again. It cannot have left the campus meanwhile.
+    async fn ride_for_attempt(&self, n: u32, first: &RideRecord) -> AppResult<RideRecord> {
+        if n == 0 {
+            return Ok(first.clone());
+        }
+        before_attempt(n).await;
+        rides::get_ride(self.store.as_ref(), first.id).await?.ok_or(AppError::NotFound)
+    }
+
+    /// The mail `render` writes to each of `users` who may be mailed.
+    async fn mail_to(
+        &self,
+        users: &[Ulid],
+        render: impl Fn(&Recipient) -> Message,
+    ) -> AppResult<Vec<Message>> {
+        let found = self.users(users).await?;
+        Ok(users.iter().filter_map(|id| found.get(id).and_then(recipient)).map(|to| render(&to)).collect())
     }
 
     /// Writes everything in one transaction with the mail that goes with it: `false` when it

@@ -2,7 +2,7 @@
 //! link in one transaction; a cancellation settles every live request and tells each rider.
 
 use super::views::RideView;
-use super::{before_attempt, check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, contended, RideService, MAX_ATTEMPTS};
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{
     check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_NOTES_CHARS,
@@ -133,13 +133,7 @@ impl RideService {
         let new_notes = edit.notes.as_deref().map(notes).transpose()?;
         let first = self.visible_ride(&caller, id).await?;
         for attempt in 0..MAX_ATTEMPTS {
-            let before = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let before = self.ride_for_attempt(attempt, &first).await?;
             if before.author_id != caller.user.id {
                 return Err(AppError::NotRideAuthor);
             }
@@ -185,15 +179,9 @@ impl RideService {
         ride: &RideRecord,
         calendar: &Calendar,
     ) -> AppResult<Vec<Message>> {
-        let users = self.users(&ride.riders).await?;
         let was = calendar.local_time(before.depart_at);
         let summary = self.summary(ride, calendar);
-        Ok(ride
-            .riders
-            .iter()
-            .filter_map(|id| users.get(id).and_then(recipient))
-            .map(|to| ride_templates::time_changed(&self.app_url, &to, &summary, &was))
-            .collect())
+        self.mail_to(&ride.riders, |to| ride_templates::time_changed(&self.app_url, to, &summary, &was)).await
     }
 
     /// `DELETE /api/carpool/rides/{id}`.
@@ -224,13 +212,7 @@ impl RideService {
     ) -> AppResult<bool> {
         let mut cancelled = None;
         for attempt in 0..MAX_ATTEMPTS {
-            let before = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let before = self.ride_for_attempt(attempt, &first).await?;
             if before.state == RideState::Cancelled || before.departed(now) {
                 return Ok(false);
             }
@@ -275,24 +257,20 @@ impl RideService {
         cause: CancelCause,
         calendar: &Calendar,
     ) -> AppResult<(Vec<crate::store::Write>, Vec<Message>)> {
-        let ids: Vec<Ulid> = requests.iter().map(|r| r.rider_id).collect();
-        let users = self.users(&ids).await?;
+        let riders: Vec<Ulid> = requests.iter().map(|r| r.rider_id).collect();
         let summary = self.summary(ride, calendar);
-        let mut writes = Vec::new();
-        let mut mail = Vec::new();
-        for request in requests {
-            let settled = RequestRecord { status: RequestStatus::Cancelled, ..request.clone() };
-            writes.push(rides::move_request(&settled, request.status));
-            if let Some(to) = users.get(&request.rider_id).and_then(recipient) {
-                mail.push(ride_templates::ride_cancelled(
-                    &self.app_url,
-                    &to,
-                    &summary,
-                    &ride.author_name,
-                    cause,
-                ));
-            }
-        }
+        let mail = self
+            .mail_to(&riders, |to| {
+                ride_templates::ride_cancelled(&self.app_url, to, &summary, &ride.author_name, cause)
+            })
+            .await?;
+        let writes = requests
+            .iter()
+            .map(|request| {
+                let settled = RequestRecord { status: RequestStatus::Cancelled, ..request.clone() };
+                rides::move_request(&settled, request.status)
+            })
+            .collect();
         Ok((writes, mail))
     }
 }

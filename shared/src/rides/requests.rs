@@ -7,6 +7,7 @@
 use super::views::{RequestView, RideView};
 use super::{before_attempt, check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
 use crate::auth::Caller;
+use crate::domain::calendar::Calendar;
 use crate::domain::ride::{check_seats, check_text, Kind, RequestStatus, RideState, MAX_MESSAGE_CHARS};
 use crate::error::{AppError, AppResult};
 use crate::mail::ride_templates;
@@ -38,13 +39,7 @@ impl RideService {
         }
         self.limiter.hit(Rule::RideJoin, &caller.user.id.to_string()).await?;
         for attempt in 0..MAX_ATTEMPTS {
-            let ride = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let ride = self.ride_for_attempt(attempt, &first).await?;
             let (link, author, author_driver) = self.join_context(&caller, &ride).await?;
             if ride.state != RideState::Open || ride.departed(caller.now) {
                 return Err(AppError::RideClosed);
@@ -165,13 +160,7 @@ impl RideService {
         let caller = self.auth.caller(cookie).await?;
         let first = self.visible_ride(&caller, ride_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
-            let ride = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let ride = self.ride_for_attempt(attempt, &first).await?;
             let (before, request) = self.authored(&caller, ride, request_id).await?;
             if request.status.shown(before.state) != RequestStatus::Pending {
                 return Err(AppError::RequestNotPending);
@@ -198,16 +187,12 @@ impl RideService {
                 rides::move_request(&accepted, RequestStatus::Pending),
                 conversations::set_members(ride.conversation_id, &ride.members(), false),
             ];
-            let rider = self.users(&[request.rider_id]).await?;
             let summary = self.summary(&ride, &caller.calendar);
-            let mail = rider
-                .get(&request.rider_id)
-                .and_then(recipient)
-                .map(|to| {
-                    ride_templates::request_answered(&self.app_url, &to, &summary, &ride.author_name, true)
+            let mail = self
+                .mail_to(&[request.rider_id], |to| {
+                    ride_templates::request_answered(&self.app_url, to, &summary, &ride.author_name, true)
                 })
-                .into_iter()
-                .collect();
+                .await?;
             if self.commit(writes, mail).await? {
                 info!(ride_id = %ride.id, request_id = %request.id, "request accepted");
                 if ride.kind == Kind::Request {
@@ -225,27 +210,28 @@ impl RideService {
     /// A matched request ride's other answers: declined, and their drivers told. They already
     /// show as declined (`RequestStatus::shown`), so one that loses a race is left as it is.
     async fn decline_other_answers(&self, ride: &RideRecord, caller: &Caller) -> AppResult<()> {
-        let pending: Vec<RequestRecord> = rides::requests_of(self.store.as_ref(), ride.id)
-            .await?
-            .into_iter()
-            .filter(|r| r.status == RequestStatus::Pending)
-            .collect();
-        let ids: Vec<Ulid> = pending.iter().map(|r| r.rider_id).collect();
-        let users = self.users(&ids).await?;
-        let summary = self.summary(ride, &caller.calendar);
-        for request in pending {
-            let declined = RequestRecord { status: RequestStatus::Declined, ..request.clone() };
-            let mail = users
-                .get(&request.rider_id)
-                .and_then(recipient)
-                .map(|to| {
-                    ride_templates::request_answered(&self.app_url, &to, &summary, &ride.author_name, false)
-                })
-                .into_iter()
-                .collect();
-            self.commit(vec![rides::move_request(&declined, RequestStatus::Pending)], mail).await?;
+        let requests = rides::requests_of(self.store.as_ref(), ride.id).await?;
+        for request in requests.iter().filter(|r| r.status == RequestStatus::Pending) {
+            self.decline_request(ride, request, &caller.calendar).await?;
         }
         Ok(())
+    }
+
+    /// Declines a pending request and tells its rider; `false` when it was no longer pending.
+    async fn decline_request(
+        &self,
+        ride: &RideRecord,
+        request: &RequestRecord,
+        calendar: &Calendar,
+    ) -> AppResult<bool> {
+        let declined = RequestRecord { status: RequestStatus::Declined, ..request.clone() };
+        let summary = self.summary(ride, calendar);
+        let mail = self
+            .mail_to(&[request.rider_id], |to| {
+                ride_templates::request_answered(&self.app_url, to, &summary, &ride.author_name, false)
+            })
+            .await?;
+        self.commit(vec![rides::move_request(&declined, RequestStatus::Pending)], mail).await
     }
 
     /// `POST /api/carpool/rides/{id}/requests/{requestId}/decline`: a pending request only.
@@ -253,29 +239,13 @@ impl RideService {
         let caller = self.auth.caller(cookie).await?;
         let first = self.visible_ride(&caller, ride_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
-            let ride = match attempt {
-                0 => first.clone(),
-                _ => {
-                    before_attempt(attempt).await;
-                    self.reread(first.id).await?
-                }
-            };
+            let ride = self.ride_for_attempt(attempt, &first).await?;
             let (ride, request) = self.authored(&caller, ride, request_id).await?;
             if request.status.shown(ride.state) != RequestStatus::Pending {
                 return Err(AppError::RequestNotPending);
             }
-            let declined = RequestRecord { status: RequestStatus::Declined, ..request.clone() };
-            let rider = self.users(&[request.rider_id]).await?;
-            let summary = self.summary(&ride, &caller.calendar);
-            let mail = rider
-                .get(&request.rider_id)
-                .and_then(recipient)
-                .map(|to| {
-                    ride_templates::request_answered(&self.app_url, &to, &summary, &ride.author_name, false)
-                })
-                .into_iter()
-                .collect();
-            if self.commit(vec![rides::move_request(&declined, RequestStatus::Pending)], mail).await? {
+            if self.decline_request(&ride, &request, &caller.calendar).await? {
+                let declined = RequestRecord { status: RequestStatus::Declined, ..request };
                 return Ok(RequestView::new(&declined, &ride));
             }
         }
@@ -319,16 +289,12 @@ impl RideService {
                 writes.push(rides::replace_ride(&after));
                 writes.push(conversations::set_members(after.conversation_id, &after.members(), false));
             }
-            let author = self.users(&[ride.author_id]).await?;
             let summary = self.summary(&ride, &caller.calendar);
-            let mail = author
-                .get(&ride.author_id)
-                .and_then(recipient)
-                .map(|to| {
-                    ride_templates::rider_left(&self.app_url, &to, &summary, &caller.user.name, had_seats)
+            let mail = self
+                .mail_to(&[ride.author_id], |to| {
+                    ride_templates::rider_left(&self.app_url, to, &summary, &caller.user.name, had_seats)
                 })
-                .into_iter()
-                .collect();
+                .await?;
             if self.commit(writes, mail).await? {
                 info!(ride_id = %ride.id, request_id = %request.id, "rider left");
                 return Ok(());
