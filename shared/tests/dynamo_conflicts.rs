@@ -5,8 +5,10 @@
 //! and decide again, and answer `503` with `Retry-After` if it never settles).
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::error::ErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
-use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_dynamodb::types::error::{TransactionCanceledException, TransactionConflictException};
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use carpool::clock::ManualClock;
@@ -74,4 +76,21 @@ async fn conflicts_that_do_not_settle_are_contention_and_a_retryable_503() {
     assert_eq!(rule.num_calls(), 4, "the adapter's bounded retries");
     let answer = AppError::from(StoreError::Contention);
     assert_eq!((answer.status(), answer.retry_after()), (503, Some(1)));
+}
+
+#[tokio::test]
+async fn a_single_write_caught_in_a_transaction_is_contention_too() {
+    let rule = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
+        PutItemError::TransactionConflictException(
+            TransactionConflictException::builder()
+                .message("Transaction is ongoing for the item")
+                // As the SDK parses it from DynamoDB's answer.
+                .meta(ErrorMetadata::builder().code("TransactionConflictException").build())
+                .build(),
+        )
+    });
+    let mut one = two_writes();
+    one.truncate(1);
+    let result = store(&rule).write(one).await;
+    assert!(matches!(result, Err(StoreError::Contention)), "{result:?}");
 }

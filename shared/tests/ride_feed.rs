@@ -115,6 +115,8 @@ async fn windows_and_kinds_narrow_the_feed(app: App) {
         assert_eq!(app.feed(&rider, &format!("?limit={limit}")).await.code(), "invalid_request");
     }
     assert_eq!(app.feed(&rider, "?from=yesterday").await.code(), "invalid_request");
+    let far = app.feed(&rider, "?to=9999-12-31T23:30:00-01:00").await;
+    assert_eq!(far.status, StatusCode::OK, "a window past any ride is cut to 90 days: {}", far.body);
 }
 
 async fn an_altered_or_borrowed_cursor_is_refused(app: App) {
@@ -164,6 +166,12 @@ async fn a_blocked_pair_do_not_see_or_join_each_others_rides(app: App) {
     assert_eq!(app.post("/api/users/nobody/block", json!({}), Some(&a)).await.status, StatusCode::NOT_FOUND);
     drop(there);
 
+    let report = json!({"userId": b_id, "rideId": ride_b, "reason": "Harassing messages"});
+    assert_eq!(
+        app.post("/api/reports", report, Some(&a)).await.status,
+        StatusCode::ACCEPTED,
+        "a blocked user is still reported"
+    );
     let unblocked = app.send("DELETE", &format!("/api/users/{b_id}/block"), None, &a).await;
     assert_eq!(unblocked.status, StatusCode::NO_CONTENT);
     assert_eq!(app.feed_ids(&a, "").await, [ride_a, ride_b]);
@@ -246,6 +254,12 @@ async fn a_suspension_cancels_the_drivers_rides_and_tells_the_riders(app: App) {
     let driver = app.ready_driver("drv@example.edu", &admin).await;
     let (ride, rider) = offer_with_a_rider(&app, &driver).await;
     let second = id(&app.offer(&driver, 2).await);
+    // The driver also drives someone who asked, and asked for a ride of their own.
+    let asker = app.signed_in("asker@example.edu", false).await;
+    let asked = id(&app.posted(&asker, ride_body(&app, "request", 1, 30)).await);
+    let answer = app.joined(&driver, &asked, 1).await;
+    assert_eq!(app.answer(&asker, &asked, &answer, "accept").await.body["ride"]["status"], "matched");
+    let own_request = id(&app.posted(&driver, ride_body(&app, "request", 1, 40)).await);
     let driver_id = app.user_id("drv@example.edu").await;
     app.mail.0.lock().unwrap().clear();
     let suspended = app
@@ -262,7 +276,12 @@ async fn a_suspension_cancels_the_drivers_rides_and_tells_the_riders(app: App) {
     assert_eq!(app.ride(&driver, &second).await.body["ride"]["status"], "cancelled");
     let rider_email = format!("rider-{}@example.edu", ride[20..].to_lowercase());
     assert_eq!(app.mail.to(&rider_email).len(), 1, "the rider is told");
-    assert!(app.feed_ids(&rider, "").await.is_empty());
+    let reopened = app.ride(&asker, &asked).await.body;
+    assert_eq!(reopened["ride"]["status"], "open", "the suspended driver's answer is withdrawn");
+    assert_eq!(reopened["requests"][0]["status"], "left");
+    assert_eq!(app.mail.to("asker@example.edu").len(), 1, "and the rider who asked is told");
+    assert_eq!(app.ride(&driver, &own_request).await.body["ride"]["status"], "open", "their own asks stay");
+    assert_eq!(app.feed_ids(&rider, "").await, [asked, own_request]);
 }
 
 async fn reports_reach_the_campus_admins(app: App) {

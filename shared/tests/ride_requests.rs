@@ -99,6 +99,8 @@ async fn an_accept_that_does_not_fit_stays_pending(app: App) {
     assert_eq!(app.ride(&b, &ride).await.body["myRequest"]["status"], "pending");
     assert_eq!(app.ride(&b, &ride).await.body["ride"]["status"], "full");
     assert!(app.feed_ids(&b, "").await.is_empty(), "a full ride leaves the feed");
+    let again = app.join(&a, &ride, 1).await;
+    assert_eq!(again.code(), "already_requested", "an accepted rider is told so, even on a full ride");
     let late = app.join(&app.signed_in("c@example.edu", false).await, &ride, 1).await;
     assert_eq!(late.code(), "ride_full");
 

@@ -85,6 +85,7 @@ async fn bad_rides_are_refused_and_nothing_is_written(app: App) {
         with("origin", json!({"label": "Gate", "lat": 91.0, "lng": 0.0})),
         with("destination", json!({"label": "Gate", "lat": 10.0, "lng": 180.5})),
         with("destination", json!({"label": "Gate", "lat": 10.0})),
+        with("departAt", json!("9999-12-31T23:30:00-01:00")),
     ];
     for body in cases {
         let res = app.post("/api/carpool/rides", body.clone(), Some(&rider)).await;
@@ -144,6 +145,12 @@ async fn the_author_edits_and_riders_hear_of_a_new_time(app: App) {
     );
     let told = app.mail.to("rider@example.edu");
     assert_eq!(told.len(), 1, "the accepted rider hears of the new time");
+    // However often it moves, a ride departs at most 90 days after it was posted.
+    app.clock.advance(Duration::days(2));
+    let driver = app.sign_in("drv@example.edu").await;
+    let too_late = json!({"departAt": app.at(Duration::days(89))});
+    let moved = app.send("PATCH", &path, Some(too_late), &driver).await;
+    assert_eq!((moved.status, moved.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_ride"));
     assert!(told[0].subject.contains("New departure time"));
     assert!(!told[0].text.contains("drv@example.edu"), "no other user's address in mail");
 }
@@ -175,6 +182,8 @@ async fn cancelling_tells_every_live_rider_and_closes_the_ride(app: App) {
     let edit = app.send("PATCH", &path, Some(json!({"notes": "back on?"})), &driver).await;
     assert_eq!(edit.code(), "ride_closed");
     assert_eq!(app.join(&pending, &ride, 1).await.code(), "ride_closed");
+    let waiting = app.ride(&driver, &ride).await.body["requests"][1]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.answer(&driver, &ride, &waiting, "accept").await.code(), "ride_closed");
     assert!(app.feed_ids(&pending, "").await.is_empty());
 }
 

@@ -236,7 +236,7 @@ impl DriverService {
             .await?;
         if suspend {
             // Also when already suspended: suspending again finishes what a failure left.
-            self.rides.cancel_rides_of(user.id).await?;
+            self.rides.driver_stopped(user.id).await?;
         }
         Ok(DriverState::new(&driver, today))
     }

@@ -250,7 +250,7 @@ impl DriverService {
             })
             .await?;
         // Also when nothing changed: a toggle repeated after a failure finishes the re-indexing.
-        self.rides.set_offers_visible(caller.user.id, self.is_available(&driver, today)).await?;
+        self.rides.refresh_offers(caller.user.id).await?;
         Ok(DriverState::new(&driver, today))
     }
 

@@ -97,6 +97,12 @@ impl DriverService {
         let calendar = crate::auth::campus_calendar(&campus)?;
         let today = calendar.today(now);
         let expected = seen.license.as_ref().and_then(|l| alerts_due(l.expires_on, today, &l.alerts_sent));
+        if expected.as_ref().is_some_and(|due| due.send == Alert::Expired) {
+            // The license expired: the driver's rides that have not departed are off. Before the
+            // alert is recorded, so that if this fails the entry stays due and the next run tries
+            // again (it skips what is already settled).
+            self.rides.driver_stopped(user).await?;
+        }
         // The recipient, unless the alert's marker says it went out already (for this expiry
         // date) or the address is unverified: then it is settled quietly. One read for both.
         let recipient = match (&expected, &seen.license) {
@@ -163,10 +169,6 @@ impl DriverService {
             Ok(Outcome::Changed(change))
         })
         .await?;
-        if expected.as_ref().is_some_and(|due| due.send == Alert::Expired) {
-            // The license expired: the driver's rides that have not departed are off.
-            self.rides.cancel_rides_of(user).await?;
-        }
         Ok(alerted.map_or(Handled::Nothing, Handled::Alerted))
     }
 }

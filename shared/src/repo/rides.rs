@@ -89,7 +89,9 @@ pub fn feed_position(depart_at: OffsetDateTime, ride: &str) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ`: the same width for every time this service accepts.
 fn depart_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    // Callers bound their times to the next 90 days; far-off ones keep their offset, not panic.
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).expect("UTC times format as RFC 3339")
 }
 

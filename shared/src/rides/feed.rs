@@ -11,7 +11,7 @@
 use super::views::{Joined, MyRides, RequestView, RideDetail, RideView};
 use super::RideService;
 use crate::cursor::{self, Page};
-use crate::domain::ride::Kind;
+use crate::domain::ride::{Kind, MAX_AHEAD};
 use crate::error::{AppError, AppResult};
 use crate::repo::drivers::{self, DriverRecord};
 use crate::repo::rides::{self, RequestRecord, RideRecord};
@@ -20,7 +20,7 @@ use crate::store::Cursor;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use ulid::Ulid;
 
 /// `GET /api/carpool/rides` query, as sent.
@@ -42,8 +42,8 @@ struct FeedPosition {
     to: i64,
 }
 
-/// The most rides "my rides" lists: every ride that has not departed fits (at most 10 posts a
-/// day, 90 days ahead), and the most recent past ones after them.
+/// The most rides "my rides" lists: the most recently posted ones (far more than anyone's
+/// upcoming rides in practice; the list has no cursor in API.md).
 const MY_RIDES: usize = 200;
 
 fn time_param(name: &str, text: Option<&str>) -> AppResult<Option<OffsetDateTime>> {
@@ -77,12 +77,14 @@ impl RideService {
                 (epoch(position.from)?, epoch(position.to)?, Some(Cursor(position.after)))
             }
             None => {
+                // No ride departs before now or more than 90 days ahead: the window is cut to that.
+                let last = caller.now + MAX_AHEAD;
                 let from = time_param("from", query.from.as_deref())?.unwrap_or(caller.now).max(caller.now);
-                let to = time_param("to", query.to.as_deref())?.unwrap_or(caller.now + Duration::days(90));
+                let to = time_param("to", query.to.as_deref())?.unwrap_or(last).min(last);
                 if to < from {
-                    return Err(AppError::invalid("to must not be before from"));
+                    return Err(AppError::invalid("to must not be before from (or now)"));
                 }
-                (from, to, None)
+                (from.min(last), to, None)
             }
         };
         let blocked = safety_repo::blocked_either_way(self.store.as_ref(), caller.user.id).await?;

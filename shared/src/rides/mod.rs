@@ -73,14 +73,20 @@ impl RideService {
     /// A ride the caller may see: on their campus, and (unless they are in it) not posted by
     /// someone either of them blocked. Anything else is `404`, like an id that does not exist.
     async fn visible_ride(&self, caller: &Caller, id: &str) -> AppResult<RideRecord> {
-        let id: Ulid = id.parse().map_err(|_| AppError::NotFound)?;
-        let ride = rides::get_ride(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
-        if ride.campus_id != caller.campus.id {
-            return Err(AppError::NotFound);
-        }
+        let ride = self.campus_ride(caller, id).await?;
         if !ride.is_member(caller.user.id)
             && safety_repo::is_blocked(self.store.as_ref(), caller.user.id, ride.author_id).await?
         {
+            return Err(AppError::NotFound);
+        }
+        Ok(ride)
+    }
+
+    /// A ride of the caller's campus (`404` for any other, or an id that is not one).
+    async fn campus_ride(&self, caller: &Caller, id: &str) -> AppResult<RideRecord> {
+        let id: Ulid = id.parse().map_err(|_| AppError::NotFound)?;
+        let ride = rides::get_ride(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
+        if ride.campus_id != caller.campus.id {
             return Err(AppError::NotFound);
         }
         Ok(ride)

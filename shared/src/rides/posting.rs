@@ -5,7 +5,8 @@ use super::views::RideView;
 use super::{check_may_drive, contended, RideService, MAX_ATTEMPTS};
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{
-    check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_NOTES_CHARS,
+    check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_AHEAD,
+    MAX_NOTES_CHARS,
 };
 use crate::error::{AppError, AppResult};
 use crate::mail::ride_templates::{self, CancelCause};
@@ -15,7 +16,7 @@ use crate::repo::conversations::{self, ConversationKind, ConversationRecord};
 use crate::repo::rides::{self, RequestRecord, RideRecord};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tracing::{info, warn};
+use tracing::info;
 use ulid::Ulid;
 
 /// A place as the client sent it.
@@ -53,7 +54,11 @@ fn invalid(message: String) -> AppError {
 fn parse_time(text: &str) -> AppResult<OffsetDateTime> {
     let t = OffsetDateTime::parse(text.trim(), &Rfc3339)
         .map_err(|_| invalid("departAt must be an RFC 3339 time, e.g. 2026-12-01T08:30:00Z".into()))?;
-    Ok(t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t))
+    // A time whose UTC form leaves the supported years is no departure time either.
+    let utc = t
+        .checked_to_offset(time::UtcOffset::UTC)
+        .ok_or_else(|| invalid("departAt is out of range".into()))?;
+    Ok(utc.replace_nanosecond(0).unwrap_or(utc))
 }
 
 fn place(field: &str, input: &PlaceInput) -> AppResult<Place> {
@@ -125,18 +130,23 @@ impl RideService {
     /// that has not departed or been cancelled. Accepted riders are told of a new time.
     pub async fn edit(&self, cookie: &str, id: &str, edit: RideEdit) -> AppResult<RideView> {
         let caller = self.auth.caller(cookie).await?;
+        let first = self.visible_ride(&caller, id).await?;
+        if first.author_id != caller.user.id {
+            return Err(AppError::NotRideAuthor);
+        }
         let depart_at = edit.depart_at.as_deref().map(parse_time).transpose()?;
         if let Some(at) = depart_at {
             check_depart_at(at, caller.now).map_err(invalid)?;
+            // Rides depart at most 90 days after they are posted, however often they move (what
+            // a driver's rides are found by relies on it: see `drivers`).
+            if at > first.created_at + MAX_AHEAD {
+                return Err(invalid("departAt must be at most 90 days after the ride was posted".into()));
+            }
         }
         let seats = edit.seats.map(|s| check_seats(s).map_err(invalid)).transpose()?;
         let new_notes = edit.notes.as_deref().map(notes).transpose()?;
-        let first = self.visible_ride(&caller, id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let before = self.ride_for_attempt(attempt, &first).await?;
-            if before.author_id != caller.user.id {
-                return Err(AppError::NotRideAuthor);
-            }
             if before.state == RideState::Cancelled || before.departed(caller.now) {
                 return Err(AppError::RideClosed);
             }
@@ -219,34 +229,42 @@ impl RideService {
             let mut ride = before;
             ride.state = RideState::Cancelled;
             ride.version += 1;
-            let live: Vec<RequestRecord> = rides::requests_of(self.store.as_ref(), ride.id)
-                .await?
-                .into_iter()
-                .filter(|r| r.status.is_live())
-                .collect();
-            let (now_part, rest) = live.split_at(live.len().min(CANCEL_CHUNK));
+            let live = self.live_requests(ride.id).await?;
+            let first_part = &live[..live.len().min(CANCEL_CHUNK)];
             let mut writes = vec![
                 rides::replace_ride(&ride),
                 conversations::set_members(ride.conversation_id, &ride.members(), true),
             ];
-            let (mut more, mail) = self.settle(&ride, now_part, cause, calendar).await?;
+            let (mut more, mail) = self.settle(&ride, first_part, cause, calendar).await?;
             writes.append(&mut more);
             if self.commit(writes, mail).await? {
-                cancelled = Some((ride, rest.to_vec(), live.len()));
+                cancelled = Some((ride, first_part.len()));
                 break;
             }
         }
-        let (ride, rest, settled) = cancelled.ok_or_else(contended)?;
-        for chunk in rest.chunks(CANCEL_CHUNK) {
-            let (writes, mail) = self.settle(&ride, chunk, cause, calendar).await?;
-            if !self.commit(writes, mail).await? {
-                // A rider left meanwhile; the others already show as cancelled (but were not
-                // mailed).
-                warn!(ride_id = %ride.id, "some requests of a cancelled ride were not rewritten");
+        let (ride, mut settled) = cancelled.ok_or_else(contended)?;
+        // The requests beyond the first transaction, and any join that landed between the read
+        // and the cancellation (none lands after it: a join checks that the ride is open), until
+        // none is left; each round reads again, so a rider leaving meanwhile only costs a round.
+        for _ in 0..MAX_ATTEMPTS {
+            let live = self.live_requests(ride.id).await?;
+            if live.is_empty() {
+                break;
+            }
+            let part = &live[..live.len().min(CANCEL_CHUNK)];
+            let (writes, mail) = self.settle(&ride, part, cause, calendar).await?;
+            if self.commit(writes, mail).await? {
+                settled += part.len();
             }
         }
         info!(ride_id = %ride.id, cause = ?cause, requests = settled, "ride cancelled");
         Ok(true)
+    }
+
+    /// The requests of a ride stored as pending or accepted.
+    async fn live_requests(&self, ride: Ulid) -> AppResult<Vec<RequestRecord>> {
+        let requests = rides::requests_of(self.store.as_ref(), ride).await?;
+        Ok(requests.into_iter().filter(|r| r.status.is_live()).collect())
     }
 
     /// The writes and mail that settle live requests of a cancelled ride.

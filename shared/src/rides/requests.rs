@@ -5,7 +5,7 @@
 //! by one rider leave exactly one live request.
 
 use super::views::{RequestView, RideView};
-use super::{before_attempt, check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
 use crate::auth::Caller;
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{check_seats, check_text, Kind, RequestStatus, RideState, MAX_MESSAGE_CHARS};
@@ -17,7 +17,7 @@ use crate::repo::drivers::{self, DriverRecord};
 use crate::repo::rides::{self, RequestRecord, RideRecord};
 use crate::repo::{from_item, safety as safety_repo};
 use crate::store::{Cond, Write};
-use tracing::info;
+use tracing::{info, warn};
 use ulid::Ulid;
 
 impl RideService {
@@ -32,36 +32,19 @@ impl RideService {
         let caller = self.auth.caller(cookie).await?;
         let message =
             check_text("message", message.unwrap_or(""), MAX_MESSAGE_CHARS).map_err(AppError::Incomplete)?;
-        let asked = check_seats(seats.unwrap_or(1)).map_err(AppError::Incomplete)?;
         let first = self.visible_ride(&caller, ride_id).await?;
         if first.author_id == caller.user.id {
             return Err(AppError::OwnRide);
         }
+        // On a request ride a driver offers to drive: the seats are the ride's.
+        let asked = match first.kind {
+            Kind::Offer => check_seats(seats.unwrap_or(1)).map_err(AppError::Incomplete)?,
+            Kind::Request => first.seats,
+        };
         self.limiter.hit(Rule::RideJoin, &caller.user.id.to_string()).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let ride = self.ride_for_attempt(attempt, &first).await?;
             let (link, author, author_driver) = self.join_context(&caller, &ride).await?;
-            if ride.state != RideState::Open || ride.departed(caller.now) {
-                return Err(AppError::RideClosed);
-            }
-            let seats = match ride.kind {
-                Kind::Offer => {
-                    // An offer whose driver may not drive now takes no one (and is out of the
-                    // feed).
-                    if !super::may_drive(&author_driver, caller.today()) {
-                        return Err(AppError::RideClosed);
-                    }
-                    asked
-                }
-                Kind::Request => {
-                    check_may_drive(&caller.driver, caller.today())
-                        .map_err(|_| AppError::DriverNotApproved)?;
-                    ride.seats
-                }
-            };
-            if !ride.seats().fits(seats) {
-                return Err(AppError::RideFull);
-            }
             let previous = match link.and_then(|l| l.request_id) {
                 Some(id) => {
                     let live = rides::get_request(self.store.as_ref(), ride.id, id)
@@ -74,6 +57,22 @@ impl RideService {
                 }
                 None => None,
             };
+            if ride.state != RideState::Open || ride.departed(caller.now) {
+                return Err(AppError::RideClosed);
+            }
+            match ride.kind {
+                // An offer whose driver may not drive now takes no one (and is out of the feed).
+                Kind::Offer if !super::may_drive(&author_driver, caller.today()) => {
+                    return Err(AppError::RideClosed)
+                }
+                Kind::Offer => {}
+                Kind::Request => check_may_drive(&caller.driver, caller.today())
+                    .map_err(|_| AppError::DriverNotApproved)?,
+            }
+            let seats = if ride.kind == Kind::Request { ride.seats } else { asked };
+            if !ride.seats().fits(seats) {
+                return Err(AppError::RideFull);
+            }
             let request = RequestRecord {
                 id: Ulid::new(),
                 ride_id: ride.id,
@@ -162,11 +161,11 @@ impl RideService {
         for attempt in 0..MAX_ATTEMPTS {
             let ride = self.ride_for_attempt(attempt, &first).await?;
             let (before, request) = self.authored(&caller, ride, request_id).await?;
-            if request.status.shown(before.state) != RequestStatus::Pending {
-                return Err(AppError::RequestNotPending);
-            }
             if before.state != RideState::Open || before.departed(caller.now) {
                 return Err(AppError::RideClosed);
+            }
+            if request.status != RequestStatus::Pending {
+                return Err(AppError::RequestNotPending);
             }
             if !before.seats().fits(request.seats) {
                 return Err(AppError::RideFull);
@@ -196,7 +195,10 @@ impl RideService {
             if self.commit(writes, mail).await? {
                 info!(ride_id = %ride.id, request_id = %request.id, "request accepted");
                 if ride.kind == Kind::Request {
-                    self.decline_other_answers(&ride, &caller).await?;
+                    // The match stands either way; the other answers already show as declined.
+                    if let Err(e) = self.decline_other_answers(&ride, &caller).await {
+                        warn!(ride_id = %ride.id, error = %e, "other answers of a matched ride not all declined");
+                    }
                 }
                 return Ok((
                     RideView::new(&ride, caller.user.id, caller.now),
@@ -257,14 +259,23 @@ impl RideService {
     /// reopens) and the rider leaves the ride's chat. The author is told.
     pub async fn leave(&self, cookie: &str, ride_id: &str) -> AppResult<()> {
         let caller = self.auth.caller(cookie).await?;
-        let id: Ulid = ride_id.parse().map_err(|_| AppError::NotFound)?;
+        let ride = self.campus_ride(&caller, ride_id).await?;
+        self.leave_ride(ride, caller.user.id, &caller.user.name, &caller.calendar, caller.now).await
+    }
+
+    /// Ends `rider`'s live request on the ride (`404` without one, `409 ride_closed` once
+    /// departed): it becomes `left`, accepted seats come back, the author is told.
+    pub(super) async fn leave_ride(
+        &self,
+        first: RideRecord,
+        rider: Ulid,
+        rider_name: &str,
+        calendar: &Calendar,
+        now: time::OffsetDateTime,
+    ) -> AppResult<()> {
         for attempt in 0..MAX_ATTEMPTS {
-            before_attempt(attempt).await;
-            let ride = rides::get_ride(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
-            if ride.campus_id != caller.campus.id {
-                return Err(AppError::NotFound);
-            }
-            let link = rides::get_link(self.store.as_ref(), caller.user.id, ride.id).await?;
+            let ride = self.ride_for_attempt(attempt, &first).await?;
+            let link = rides::get_link(self.store.as_ref(), rider, ride.id).await?;
             let request = match link.and_then(|l| l.request_id) {
                 Some(request) => rides::get_request(self.store.as_ref(), ride.id, request).await?,
                 None => None,
@@ -272,27 +283,27 @@ impl RideService {
             let Some(request) = request.filter(|r| r.status.shown(ride.state).is_live()) else {
                 return Err(AppError::NotFound);
             };
-            if ride.departed(caller.now) {
+            if ride.departed(now) {
                 return Err(AppError::RideClosed);
             }
             let left = RequestRecord { status: RequestStatus::Left, ..request.clone() };
             let mut writes = vec![rides::move_request(&left, request.status)];
             let had_seats = request.status == RequestStatus::Accepted;
-            let mut after = ride.clone();
             if had_seats {
+                let mut after = ride.clone();
                 match after.kind {
                     Kind::Offer => after.seats_taken = after.seats_taken.saturating_sub(request.seats),
                     Kind::Request => after.state = RideState::Open,
                 }
-                after.riders.retain(|r| *r != caller.user.id);
+                after.riders.retain(|r| *r != rider);
                 after.version += 1;
                 writes.push(rides::replace_ride(&after));
                 writes.push(conversations::set_members(after.conversation_id, &after.members(), false));
             }
-            let summary = self.summary(&ride, &caller.calendar);
+            let summary = self.summary(&ride, calendar);
             let mail = self
                 .mail_to(&[ride.author_id], |to| {
-                    ride_templates::rider_left(&self.app_url, to, &summary, &caller.user.name, had_seats)
+                    ride_templates::rider_left(&self.app_url, to, &summary, rider_name, had_seats)
                 })
                 .await?;
             if self.commit(writes, mail).await? {

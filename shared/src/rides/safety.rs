@@ -66,7 +66,8 @@ impl RideService {
         }
         let ride_id = match ride_id.filter(|r| !r.is_empty()) {
             Some(id) => {
-                let ride = self.visible_ride(&caller, id).await?;
+                // A ride of someone the reporter blocked is still theirs to report.
+                let ride = self.campus_ride(&caller, id).await?;
                 if !ride.is_member(subject.id) {
                     return Err(AppError::Incomplete("that ride is not one of this user's".into()));
                 }

@@ -577,10 +577,11 @@ where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException") {
-        StoreError::ConditionFailed { index: 0 }
-    } else {
-        sdk(e)
+    match e.as_service_error().and_then(ProvideErrorMetadata::code) {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
+        // The item is in a transaction right now: like a lost race, re-read and decide again.
+        Some("TransactionConflictException") => StoreError::Contention,
+        _ => sdk(e),
     }
 }
 
