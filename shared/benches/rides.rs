@@ -236,14 +236,16 @@ async fn contention_row() {
             kind: carpool::repo::conversations::ConversationKind::Ride,
             campus_id: "example".into(),
             ride_id: Some(ride.id),
+            title: "Main gate → Airport".into(),
             members: vec![author_id],
             closed: false,
             created_at: now,
+            last_message: None,
         };
         let mut batch = Batch { store: store.as_ref(), writes: Vec::new() };
-        batch
-            .push(vec![rides::create_ride(&ride), carpool::repo::conversations::create(&conversation)])
-            .await;
+        let mut writes = vec![rides::create_ride(&ride)];
+        writes.extend(carpool::repo::conversations::create(&conversation));
+        batch.push(writes).await;
         let mut requests = Vec::new();
         for i in 0..50 {
             let rider = seeded_user(

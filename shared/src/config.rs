@@ -186,6 +186,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::RidePost => "RATE_LIMIT_RIDE_POST",
                 Rule::RideJoin => "RATE_LIMIT_RIDE_JOIN",
                 Rule::Report => "RATE_LIMIT_REPORT",
+                Rule::ChatSend => "RATE_LIMIT_CHAT_SEND",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

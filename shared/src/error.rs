@@ -57,6 +57,11 @@ pub enum AppError {
     RideFull,
     #[error("this request is no longer pending")]
     RequestNotPending,
+    /// The message names the rule.
+    #[error("{0}")]
+    InvalidMessage(String),
+    #[error("this conversation is closed to new messages")]
+    ConversationClosed,
     #[error("the cursor is not one this server issued for this list")]
     InvalidCursor,
     /// A service the request depends on is throttling or down; the client may retry.
@@ -116,6 +121,8 @@ impl AppError {
             AppError::DriverNotSuspended => "driver_not_suspended",
             AppError::InvalidCursor => "invalid_cursor",
             AppError::InvalidRide(_) => "invalid_ride",
+            AppError::InvalidMessage(_) => "invalid_message",
+            AppError::ConversationClosed => "conversation_closed",
             AppError::DriverUnavailable => "driver_unavailable",
             AppError::NotRideAuthor => "not_ride_author",
             AppError::SeatsTaken => "seats_taken",
@@ -174,7 +181,8 @@ impl AppError {
             | AppError::OwnRide
             | AppError::AlreadyRequested
             | AppError::RideFull
-            | AppError::RequestNotPending => 409,
+            | AppError::RequestNotPending
+            | AppError::ConversationClosed => 409,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::CampusNotSupported
@@ -183,7 +191,8 @@ impl AppError {
             | AppError::ExpiredLicenseEntered
             | AppError::InvalidUpload(_)
             | AppError::Incomplete(_)
-            | AppError::InvalidRide(_) => 422,
+            | AppError::InvalidRide(_)
+            | AppError::InvalidMessage(_) => 422,
             AppError::RateLimited { .. } => 429,
             AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,

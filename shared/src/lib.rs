@@ -8,6 +8,7 @@ pub const PRODUCT: &str = "Campus Carpool";
 
 pub mod auth;
 pub mod captcha;
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod cursor;

@@ -59,10 +59,12 @@ pub enum Rule {
     RidePost,
     RideJoin,
     Report,
+    /// Chat messages, over WebSocket and HTTP together.
+    ChatSend,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 21] = [
+    pub const ALL: [Rule; 22] = [
         Rule::RegisterIp,
         Rule::RegisterEmail,
         Rule::SigninIp,
@@ -84,6 +86,7 @@ impl Rule {
         Rule::RidePost,
         Rule::RideJoin,
         Rule::Report,
+        Rule::ChatSend,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -110,6 +113,7 @@ impl Rule {
             Rule::RidePost => "ride_post",
             Rule::RideJoin => "ride_join",
             Rule::Report => "report",
+            Rule::ChatSend => "chat_send",
         }
     }
 
@@ -147,6 +151,7 @@ impl Rule {
             Rule::RidePost => (10, 86_400),
             Rule::RideJoin => (30, 3600),
             Rule::Report => (10, 86_400),
+            Rule::ChatSend => (30, 60),
         };
         Limit { max, window_secs }
     }

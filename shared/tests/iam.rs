@@ -504,6 +504,35 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let report = json!({"userId": other_id, "reason": "No-show"});
             assert_eq!(app.post("/api/reports", report, Some(&rider)).await.status, StatusCode::ACCEPTED);
         }
+        Function::ChatHttp => {
+            let admin = base.admin("iam-chat-admin@example.edu").await;
+            let driver = base.ready_driver("iam-chat-driver@example.edu", &admin).await;
+            let ride = base.offer(&driver, 2).await;
+            let conversation = ride["conversationId"].as_str().unwrap().to_owned();
+            let rider = account(base, "iam-chat-rider@example.edu").await;
+            let request = base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
+            base.answer(&driver, ride["id"].as_str().unwrap(), &request, "accept").await;
+            let path = format!("/api/chat/conversations/{conversation}/messages");
+            let body = json!({"body": "at the gate", "clientMessageId": "iam-1"});
+            let sent = app.post(&path, body.clone(), Some(&rider)).await;
+            assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+            assert_eq!(app.post(&path, body, Some(&rider)).await.status, StatusCode::OK);
+            let message = sent.body["message"]["id"].as_str().unwrap().to_owned();
+            assert_eq!(app.get(&path, Some(&driver)).await.status, StatusCode::OK);
+            assert_eq!(
+                app.get(&format!("{path}?after={message}"), Some(&driver)).await.status,
+                StatusCode::OK
+            );
+            let read = json!({"messageId": message});
+            let marked =
+                app.post(&format!("/api/chat/conversations/{conversation}/read"), read, Some(&driver)).await;
+            assert_eq!(marked.status, StatusCode::NO_CONTENT);
+            assert_eq!(app.get("/api/chat/conversations", Some(&driver)).await.status, StatusCode::OK);
+            let driver_id = base.user_id("iam-chat-driver@example.edu").await;
+            let direct =
+                app.post("/api/chat/conversations", json!({"userId": driver_id}), Some(&rider)).await;
+            assert_eq!(direct.status, StatusCode::OK, "{}", direct.body);
+        }
     }
     f.used()
 }

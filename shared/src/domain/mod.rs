@@ -3,6 +3,7 @@
 pub mod analyze_id;
 pub mod calendar;
 pub mod campus;
+pub mod chat;
 pub mod device;
 pub mod driver;
 pub mod email;

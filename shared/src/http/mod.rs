@@ -3,6 +3,7 @@
 
 mod admin_routes;
 mod auth_routes;
+mod chat_routes;
 mod client;
 pub mod cookies;
 mod driver_routes;
@@ -19,6 +20,7 @@ mod two_factor_routes;
 
 use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
+use crate::chat::ChatService;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::driver::{Documents, DriverService};
@@ -40,6 +42,7 @@ pub struct AppState {
     pub origins: Arc<origin::OriginPolicy>,
     pub driver: Arc<DriverService>,
     pub rides: Arc<RideService>,
+    pub chat: Arc<ChatService>,
     /// Delivers the mail the use cases queue: the `mailer` function's work in AWS, a background
     /// task in the local server, an explicit call in tests.
     pub mail: Arc<MailDispatcher>,
@@ -63,6 +66,7 @@ impl AppState {
         }
         let auth = Arc::new(auth);
         let rides = Arc::new(RideService::new(store.clone(), auth.clone(), queue.clone(), limits.clone()));
+        let chat = Arc::new(ChatService::new(store.clone(), auth.clone(), limits.clone()));
         let driver = Arc::new(DriverService::new(
             store.clone(),
             auth.clone(),
@@ -73,7 +77,7 @@ impl AppState {
             limits,
         )?);
         let mail = Arc::new(MailDispatcher::new(store, mailer, queue, auth.clone()));
-        Ok(AppState { auth, origins, driver, rides, mail })
+        Ok(AppState { auth, origins, driver, rides, chat, mail })
     }
 }
 
@@ -89,10 +93,11 @@ pub enum Function {
     Driver,
     Admin,
     Carpool,
+    ChatHttp,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 10] = [
         Function::Register,
         Function::VerifyEmail,
         Function::Signin,
@@ -102,6 +107,7 @@ impl Function {
         Function::Driver,
         Function::Admin,
         Function::Carpool,
+        Function::ChatHttp,
     ];
 
     /// The function's binary (and `events/` directory) name.
@@ -116,6 +122,7 @@ impl Function {
             Function::Driver => "driver",
             Function::Admin => "admin",
             Function::Carpool => "carpool",
+            Function::ChatHttp => "chat-http",
         }
     }
 
@@ -182,6 +189,13 @@ impl Function {
                     .route("/api/users/{user_id}/block", post(r::block).delete(r::unblock))
                     .route("/api/reports", post(r::report))
             }
+            Function::ChatHttp => Router::new()
+                .route("/api/chat/conversations", get(chat_routes::conversations).post(chat_routes::direct))
+                .route(
+                    "/api/chat/conversations/{id}/messages",
+                    get(chat_routes::history).post(chat_routes::send),
+                )
+                .route("/api/chat/conversations/{id}/read", post(chat_routes::read)),
         }
     }
 }

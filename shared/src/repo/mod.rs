@@ -33,6 +33,7 @@ pub mod conversations;
 pub mod drivers;
 pub mod lockout;
 pub mod mail_jobs;
+pub mod messages;
 pub mod rides;
 pub mod safety;
 pub mod sessions;

@@ -27,7 +27,9 @@ use crate::mail::ride_templates::{Recipient, RideSummary};
 use crate::mail::Message;
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::repo::accounts::{self, UserRecord};
+use crate::repo::conversations;
 use crate::repo::drivers::DriverRecord;
+use crate::repo::messages::{self, MessageRecord};
 use crate::repo::rides::{self, RideRecord};
 use crate::repo::{from_item, safety as safety_repo};
 use crate::seal::KeyRing;
@@ -154,6 +156,24 @@ impl RideService {
             departs: calendar.local_time(ride.depart_at),
         }
     }
+}
+
+/// A system message in the ride's chat, with the conversation's members and state as the ride
+/// now has them (in the same transaction as the ride change the message tells of).
+fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> Vec<Write> {
+    let message = MessageRecord::system(ride.conversation_id, text, at);
+    let members = ride.members();
+    let mut writes = messages::put(&message);
+    writes.push(conversations::change(
+        ride.conversation_id,
+        conversations::Change {
+            members: Some(&members),
+            closed: Some(ride.state == crate::domain::ride::RideState::Cancelled),
+            last_message: Some(&message),
+            if_open: false,
+        },
+    ));
+    writes
 }
 
 /// Who gets a mail, when they may be mailed: verified addresses only.

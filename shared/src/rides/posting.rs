@@ -2,7 +2,7 @@
 //! link in one transaction; a cancellation settles every live request and tells each rider.
 
 use super::views::RideView;
-use super::{check_may_drive, contended, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, contended, ride_chat, RideService, MAX_ATTEMPTS};
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{
     check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_AHEAD,
@@ -112,15 +112,14 @@ impl RideService {
             kind: ConversationKind::Ride,
             campus_id: ride.campus_id.clone(),
             ride_id: Some(ride.id),
+            title: format!("{} → {}", ride.origin.label, ride.destination.label),
             members: ride.members(),
             closed: false,
             created_at: caller.now,
+            last_message: None,
         };
-        let writes = vec![
-            rides::create_ride(&ride),
-            conversations::create(&conversation),
-            rides::author_link(caller.user.id, ride.id),
-        ];
+        let mut writes = vec![rides::create_ride(&ride), rides::author_link(caller.user.id, ride.id)];
+        writes.extend(conversations::create(&conversation));
         self.store.write(writes).await?;
         info!(ride_id = %ride.id, user_id = %caller.user.id, kind = kind.as_str(), "ride posted");
         Ok(RideView::new(&ride, caller.user.id, caller.now))
@@ -172,11 +171,21 @@ impl RideService {
                 return Ok(RideView::new(&ride, caller.user.id, caller.now));
             }
             ride.version += 1;
+            let mut writes = vec![rides::replace_ride(&ride)];
             let mut mail = Vec::new();
             if ride.depart_at != before.depart_at {
                 mail = self.time_change_mail(&before, &ride, &caller.calendar).await?;
+                let (now, was) = (
+                    caller.calendar.local_time(ride.depart_at),
+                    caller.calendar.local_time(before.depart_at),
+                );
+                writes.extend(ride_chat(
+                    &ride,
+                    format!("The ride now leaves {now} (it was {was})."),
+                    caller.now,
+                ));
             }
-            if self.commit(vec![rides::replace_ride(&ride)], mail).await? {
+            if self.commit(writes, mail).await? {
                 return Ok(RideView::new(&ride, caller.user.id, caller.now));
             }
         }
@@ -231,10 +240,8 @@ impl RideService {
             ride.version += 1;
             let live = self.live_requests(ride.id).await?;
             let first_part = &live[..live.len().min(CANCEL_CHUNK)];
-            let mut writes = vec![
-                rides::replace_ride(&ride),
-                conversations::set_members(ride.conversation_id, &ride.members(), true),
-            ];
+            let mut writes = vec![rides::replace_ride(&ride)];
+            writes.extend(ride_chat(&ride, "The ride was cancelled.".into(), now));
             let (mut more, mail) = self.settle(&ride, first_part, cause, calendar).await?;
             writes.append(&mut more);
             if self.commit(writes, mail).await? {

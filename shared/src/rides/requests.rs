@@ -5,7 +5,7 @@
 //! by one rider leave exactly one live request.
 
 use super::views::{RequestView, RideView};
-use super::{check_may_drive, contended, recipient, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, contended, recipient, ride_chat, RideService, MAX_ATTEMPTS};
 use crate::auth::Caller;
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{check_seats, check_text, Kind, RequestStatus, RideState, MAX_MESSAGE_CHARS};
@@ -181,11 +181,12 @@ impl RideService {
             ride.riders.push(request.rider_id);
             ride.version += 1;
             let accepted = RequestRecord { status: RequestStatus::Accepted, ..request.clone() };
-            let writes = vec![
+            let mut writes = vec![
                 rides::replace_ride(&ride),
                 rides::move_request(&accepted, RequestStatus::Pending),
-                conversations::set_members(ride.conversation_id, &ride.members(), false),
+                conversations::link(request.rider_id, ride.conversation_id),
             ];
+            writes.extend(ride_chat(&ride, format!("{} joined the ride.", request.rider_name), caller.now));
             let summary = self.summary(&ride, &caller.calendar);
             let mail = self
                 .mail_to(&[request.rider_id], |to| {
@@ -298,7 +299,8 @@ impl RideService {
                 after.riders.retain(|r| *r != rider);
                 after.version += 1;
                 writes.push(rides::replace_ride(&after));
-                writes.push(conversations::set_members(after.conversation_id, &after.members(), false));
+                writes.push(conversations::unlink(rider, after.conversation_id));
+                writes.extend(ride_chat(&after, format!("{rider_name} left the ride."), now));
             }
             let summary = self.summary(&ride, calendar);
             let mail = self

@@ -15,7 +15,7 @@ pub struct Person {
 }
 
 impl Person {
-    fn new(id: Ulid, name: &str) -> Self {
+    pub fn new(id: Ulid, name: &str) -> Self {
         Person { id: id.to_string(), name: name.to_owned() }
     }
 }

@@ -1,0 +1,81 @@
+//! The chat use cases of API.md "Chat": a member's conversations and the direct ones
+//! (`conversations`), history, sending and read markers (`messages`).
+//!
+//! Who may read and write a conversation is its record's `members` (a ride's author and accepted
+//! riders, kept in step by the ride use cases); anyone else gets `404`, like an unknown id. A
+//! message is stored before anything else happens to it.
+
+mod conversations;
+mod messages;
+pub mod views;
+
+pub use messages::{HistoryFrom, Sent};
+
+use crate::auth::{AuthService, Caller};
+use crate::error::{AppError, AppResult};
+use crate::rate_limit::{RateLimiter, RateLimits};
+use crate::repo::accounts::{self, UserRecord};
+use crate::repo::conversations::{self as conversation_repo, ConversationKind, ConversationRecord};
+use crate::repo::{from_item, safety as safety_repo};
+use crate::seal::KeyRing;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use ulid::Ulid;
+
+pub struct ChatService {
+    store: Arc<dyn Store>,
+    auth: Arc<AuthService>,
+    limiter: RateLimiter,
+    /// Seals history cursors. The functions serving these routes refuse to start without it.
+    keys: Option<KeyRing>,
+}
+
+impl ChatService {
+    pub fn new(store: Arc<dyn Store>, auth: Arc<AuthService>, limits: RateLimits) -> Self {
+        let keys = auth.config().key_ring.clone();
+        let limiter = RateLimiter::new(store.clone(), auth.clock(), limits);
+        ChatService { store, auth, limiter, keys }
+    }
+
+    fn keys(&self) -> AppResult<&KeyRing> {
+        self.keys.as_ref().ok_or_else(|| AppError::Internal("KEY_RING is not configured".into()))
+    }
+
+    /// A conversation the caller is a member of (`404` for anything else).
+    async fn membership(&self, caller: &Caller, id: &str) -> AppResult<ConversationRecord> {
+        let id: Ulid = id.parse().map_err(|_| AppError::NotFound)?;
+        let conversation =
+            conversation_repo::get(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
+        if conversation.campus_id != caller.campus.id || !conversation.members.contains(&caller.user.id) {
+            return Err(AppError::NotFound);
+        }
+        Ok(conversation)
+    }
+
+    /// For a direct conversation: whether either side blocked the other (then they cannot
+    /// message each other, and the conversation is not found for them).
+    async fn blocked_direct(&self, caller: &Caller, conversation: &ConversationRecord) -> AppResult<bool> {
+        if conversation.kind != ConversationKind::Direct {
+            return Ok(false);
+        }
+        let other = conversation.members.iter().find(|m| **m != caller.user.id);
+        match other {
+            Some(other) => Ok(safety_repo::is_blocked(self.store.as_ref(), caller.user.id, *other).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// The users with these ids, by id.
+    async fn users(&self, ids: &[Ulid]) -> AppResult<HashMap<Ulid, UserRecord>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|id| accounts::user_key(*id)).collect();
+            for item in self.store.get_many(&keys).await?.into_iter().flatten() {
+                let user: UserRecord = from_item(&item)?;
+                out.insert(user.id, user);
+            }
+        }
+        Ok(out)
+    }
+}
