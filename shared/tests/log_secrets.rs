@@ -126,6 +126,17 @@ async fn no_secret_is_logged() {
     );
     assert_eq!(body_json(scan.await).await["verification"], "ocr_matched");
 
+    // Chat message bodies stay out too: the log says who sent to which conversation.
+    let depart = (clock.now() + time::Duration::days(2)).replace_nanosecond(0).unwrap();
+    let depart = depart.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let ride = json!({"kind": "request", "origin": {"label": "Gate"}, "destination": {"label": "Station"}, "departAt": depart, "seats": 1});
+    let ride = body_json(call("POST", "/api/carpool/rides", ride, Some(cookie.clone())).await).await;
+    let conversation = ride["ride"]["conversationId"].as_str().unwrap().to_owned();
+    let chat_body = "meet me by the purple mailbox 7731";
+    let message = json!({"body": chat_body, "clientMessageId": "log-1"});
+    let path = format!("/api/chat/conversations/{conversation}/messages");
+    assert_eq!(call("POST", &path, message, Some(cookie.clone())).await.status(), StatusCode::CREATED);
+
     // Two-factor: the key, the codes and the recovery codes stay out too.
     let setup = body_json(
         call("POST", "/api/auth/2fa/totp/setup", json!({"password": password}), Some(cookie.clone())).await,
@@ -157,7 +168,7 @@ async fn no_secret_is_logged() {
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 17, "one line per request");
+    assert_eq!(requests.len(), 19, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
     for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");
@@ -175,6 +186,10 @@ async fn no_secret_is_logged() {
         assert!(!text.contains(&format!("\"{code}\"")), "a two-factor code reached the logs");
         assert!(!text.contains(&code.replace('-', "")), "a recovery code reached the logs");
     }
+    assert!(!text.contains("purple mailbox"), "a chat message reached the logs");
+    assert!(lines
+        .iter()
+        .any(|l| l["message"] == "message stored" && l["conversation_id"] == conversation.as_str()));
     // The outbox did log its one line per message, without the token.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
 }

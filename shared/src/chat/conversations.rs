@@ -65,8 +65,9 @@ impl ChatService {
         }
         // Most recent activity first; the id breaks ties, so the order is total.
         found.sort_by_key(|(c, _)| std::cmp::Reverse(position(c)));
-        let start = after
-            .map_or(0, |after| found.iter().take_while(|(c, _)| position(c) >= (after.at, after.activity, after.id)).count());
+        let start = after.map_or(0, |after| {
+            found.iter().take_while(|(c, _)| position(c) >= (after.at, after.activity, after.id)).count()
+        });
         let page: Vec<_> = found.iter().skip(start).take(limit).cloned().collect();
         let next_cursor = match (found.len() > start + page.len(), page.last()) {
             (true, Some((last, _))) => {
