@@ -241,6 +241,7 @@ async fn contention_row() {
             closed: false,
             created_at: now,
             last_message: None,
+            last_message_id: None,
         };
         let mut batch = Batch { store: store.as_ref(), writes: Vec::new() };
         let mut writes = vec![rides::create_ride(&ride)];

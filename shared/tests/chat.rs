@@ -108,6 +108,31 @@ async fn a_resend_is_stored_once_even_when_concurrent(app: App) {
     assert_eq!(texts.iter().filter(|t| *t == "on my way").count(), 1);
 }
 
+async fn concurrent_senders_store_messages_in_id_order(app: App) {
+    let (driver, rider, _, conversation) = ride_with_rider(&app).await;
+    let client_ids: Vec<String> = (0..12).map(|i| format!("busy-{i}")).collect();
+    let sends = client_ids.iter().enumerate().map(|(i, client_id)| {
+        let who = if i % 2 == 0 { &driver } else { &rider };
+        send(&app, who, &conversation, "busy", client_id)
+    });
+    let answers = join_all(sends).await;
+    assert!(
+        answers.iter().all(|a| a.status == StatusCode::CREATED),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    let page = messages(&app, &rider, &conversation, "?limit=50").await.body;
+    let ids: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 13, "12 and the system message");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, ids strictly in order");
+    // A client that saw any message catches up on exactly the ones after it.
+    for (newer, id) in ids.iter().enumerate() {
+        let after = messages(&app, &rider, &conversation, &format!("?after={id}&limit=50")).await.body;
+        assert_eq!(after["messages"].as_array().unwrap().len(), newer);
+    }
+}
+
 async fn history_pages_backwards_and_catches_up_forwards(app: App) {
     let (driver, rider, _, conversation) = ride_with_rider(&app).await;
     for i in 0..25 {
@@ -197,9 +222,11 @@ async fn unread_counts_follow_read_markers_and_the_list_follows_activity(app: Ap
     let list = conversations(&app, &rider).await;
     assert_eq!(
         (list[0]["id"].as_str(), list[0]["unread"].as_i64()),
-        (Some(ride_chat.as_str()), Some(1)),
-        "own messages are not unread"
+        (Some(ride_chat.as_str()), Some(0)),
+        "sending reads the conversation up to one's own message"
     );
+    send(&app, &driver, &ride_chat, "ok!", "d9").await;
+    assert_eq!(conversations(&app, &rider).await[0]["unread"], 1);
     let unknown = app
         .post(
             &format!("/api/chat/conversations/{ride_chat}/read"),
@@ -271,6 +298,7 @@ async fn bad_messages_are_refused_and_sending_is_limited(app: App) {
 on_both_stores!(embedded, dynamo;
     a_rides_members_chat_and_ride_events_post_system_messages,
     a_resend_is_stored_once_even_when_concurrent,
+    concurrent_senders_store_messages_in_id_order,
     history_pages_backwards_and_catches_up_forwards,
     unread_counts_follow_read_markers_and_the_list_follows_activity,
     direct_conversations_are_one_per_pair_and_respect_blocks,

@@ -579,6 +579,12 @@ async fn exercise_sweep(base: &App) -> Actions {
     let ride = base.posted(&expiring, ride_body(base, "offer", 2, 120)).await;
     let rider = account(base, "iam-sweep-rider@example.edu").await;
     base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
+    // ... and withdraws its accepted answer to a request ride.
+    let asker = account(base, "iam-sweep-asker@example.edu").await;
+    let asked = base.posted(&asker, ride_body(base, "request", 1, 120)).await;
+    let asked = asked["id"].as_str().unwrap().to_owned();
+    let answer = base.joined(&expiring, &asked, 1).await;
+    assert_eq!(base.answer(&asker, &asked, &answer, "accept").await.status, StatusCode::OK);
     base.clock.advance(Duration::days(1));
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();

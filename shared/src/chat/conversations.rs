@@ -10,6 +10,7 @@ use super::ChatService;
 use crate::auth::Caller;
 use crate::cursor::{self, Page};
 use crate::error::{AppError, AppResult};
+use crate::rate_limit::Rule;
 use crate::repo::conversations::{self as repo, ConversationKind, ConversationRecord, MemberLink};
 use crate::repo::messages;
 use crate::repo::{accounts, from_item, safety as safety_repo};
@@ -145,6 +146,8 @@ impl ChatService {
                 let conversation = repo::get(self.store.as_ref(), id).await?.ok_or(AppError::NotFound)?;
                 return self.view_of(&caller, &conversation).await;
             }
+            // Making one puts it in the other's list: counted like a message.
+            self.limiter.hit(Rule::ChatSend, &caller.user.id.to_string()).await?;
             let conversation = ConversationRecord {
                 id: Ulid::new(),
                 kind: ConversationKind::Direct,
@@ -155,6 +158,7 @@ impl ChatService {
                 closed: false,
                 created_at: caller.now,
                 last_message: None,
+                last_message_id: None,
             };
             let mut writes =
                 vec![repo::claim_direct(&caller.campus.id, caller.user.id, other, conversation.id)];

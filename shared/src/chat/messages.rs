@@ -2,8 +2,10 @@
 //! read markers.
 //!
 //! A send is one transaction: the message, its client id's claim (`attribute_not_exists`: a
-//! resend, even a concurrent one, finds the stored message instead of adding one) and the
-//! conversation's last message, on condition that the conversation is still open.
+//! resend, even a concurrent one, finds the stored message instead of adding one), the
+//! conversation's last message on condition that it is still the one read (so messages are
+//! stored in id order, and a send decided on an open conversation with the sender in it cannot
+//! land after a cancellation or a leave), and the sender's read marker.
 
 use super::views::MessageView;
 use super::ChatService;
@@ -32,14 +34,23 @@ pub struct Sent {
     pub created: bool,
 }
 
-/// Sends retried while DynamoDB keeps answering that the conversation item is in another
-/// transaction (another message being stored at that moment).
-const ATTEMPTS: usize = 8;
+/// Sends decided again after another message (or a ride change) came first: one wins each
+/// round, and the pauses between rounds grow, so a busy ride chat settles well within this.
+const ATTEMPTS: u32 = 20;
 
-/// Index of the client id's claim in a send's transaction (after the message).
+/// Positions in a send's transaction: the message, then its client id's claim.
+const MESSAGE: usize = 0;
 const CLAIM: usize = 1;
-/// Index of the conversation's update (after the message and the claim).
-const CONVERSATION: usize = 2;
+
+/// A message id after the conversation's last one: ULIDs sort by time, and within one
+/// millisecond (or behind another container's clock) this still sorts after it.
+fn next_id(last: Option<Ulid>) -> Ulid {
+    let fresh = Ulid::new();
+    match last {
+        Some(last) if fresh <= last => last.increment().unwrap_or(fresh),
+        _ => fresh,
+    }
+}
 
 impl ChatService {
     /// `GET /api/chat/conversations/{id}/messages`.
@@ -78,37 +89,47 @@ impl ChatService {
     /// `POST /api/chat/conversations/{id}/messages` (and the WebSocket's `sendMessage`).
     pub async fn send(&self, cookie: &str, id: &str, body: &str, client_message_id: &str) -> AppResult<Sent> {
         let caller = self.auth.caller(cookie).await?;
-        let conversation = self.membership(&caller, id).await?;
+        let body = check_body(body).map_err(AppError::InvalidMessage)?;
+        let client_id = check_client_message_id(client_message_id).map_err(AppError::InvalidMessage)?;
+        let mut conversation = self.membership(&caller, id).await?;
         if self.blocked_direct(&caller, &conversation).await? {
             return Err(AppError::NotFound);
         }
-        let body = check_body(body).map_err(AppError::InvalidMessage)?;
-        let client_id = check_client_message_id(client_message_id).map_err(AppError::Incomplete)?;
-        let resend = messages::by_client_id(self.store.as_ref(), conversation.id, caller.user.id, client_id);
-        if let Some(stored) = resend.await? {
-            return Ok(Sent { message: MessageView::from(&stored), created: false });
-        }
-        if conversation.closed {
-            return Err(AppError::ConversationClosed);
+        if let Some(stored) = self.resent(conversation.id, caller.user.id, client_id).await? {
+            return Ok(stored);
         }
         self.limiter.hit(Rule::ChatSend, &caller.user.id.to_string()).await?;
-        let message = MessageRecord {
-            id: Ulid::new(),
-            conversation_id: conversation.id,
-            sender_id: Some(caller.user.id),
-            sender_name: caller.user.name.clone(),
-            body: body.to_owned(),
-            sent_at: caller.now,
-            client_message_id: Some(client_id.to_owned()),
-            kind: MessageKind::User,
-        };
-        let mut writes = messages::put(&message);
-        writes.push(conversation_repo::change(
-            conversation.id,
-            conversation_repo::Change { last_message: Some(&message), if_open: true, ..Default::default() },
-        ));
-        for _ in 0..ATTEMPTS {
-            match self.store.write(writes.clone()).await {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Another message (or a ride change) came first: decide again on the conversation
+                // as it is now (still open, the sender still a member).
+                crate::rides::before_attempt(attempt).await;
+                conversation = self.membership(&caller, id).await?;
+            }
+            if conversation.closed {
+                return Err(AppError::ConversationClosed);
+            }
+            let message = MessageRecord {
+                id: next_id(conversation.last_message_id),
+                conversation_id: conversation.id,
+                sender_id: Some(caller.user.id),
+                sender_name: caller.user.name.clone(),
+                body: body.to_owned(),
+                sent_at: caller.now,
+                client_message_id: Some(client_id.to_owned()),
+                kind: MessageKind::User,
+            };
+            let mut writes = messages::put(&message);
+            writes.push(conversation_repo::change(
+                conversation.id,
+                conversation_repo::Change {
+                    last_message: Some(&message),
+                    if_last: Some(conversation.last_message_id),
+                    ..Default::default()
+                },
+            ));
+            writes.push(conversation_repo::sent_by(caller.user.id, conversation.id, message.id));
+            match self.store.write(writes).await {
                 Ok(()) => {
                     info!(
                         conversation_id = %conversation.id,
@@ -118,26 +139,23 @@ impl ChatService {
                     );
                     return Ok(Sent { message: MessageView::from(&message), created: true });
                 }
-                Err(StoreError::ConditionFailed { index: CLAIM }) => {
-                    let stored = messages::by_client_id(
-                        self.store.as_ref(),
-                        conversation.id,
-                        caller.user.id,
-                        client_id,
-                    );
-                    let stored =
-                        stored.await?.ok_or_else(|| AppError::Internal("claimed message missing".into()))?;
-                    return Ok(Sent { message: MessageView::from(&stored), created: false });
+                // Sent already (a concurrent resend won), or an earlier attempt that did land.
+                Err(StoreError::ConditionFailed { index: MESSAGE | CLAIM }) => {
+                    if let Some(stored) = self.resent(conversation.id, caller.user.id, client_id).await? {
+                        return Ok(stored);
+                    }
                 }
-                Err(StoreError::ConditionFailed { index: CONVERSATION }) => {
-                    return Err(AppError::ConversationClosed)
-                }
-                // Another message of the conversation was being stored at that moment.
-                Err(StoreError::Contention) => continue,
+                Err(StoreError::ConditionFailed { .. } | StoreError::Contention) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Err(AppError::ServiceUnavailable { retry_after_secs: 1 })
+    }
+
+    /// The message a sender already stored under this client id, answered as a resend.
+    async fn resent(&self, conversation: Ulid, sender: Ulid, client_id: &str) -> AppResult<Option<Sent>> {
+        let stored = messages::by_client_id(self.store.as_ref(), conversation, sender, client_id).await?;
+        Ok(stored.map(|m| Sent { message: MessageView::from(&m), created: false }))
     }
 
     /// `POST /api/chat/conversations/{id}/read {messageId}`: moves the caller's read marker

@@ -40,6 +40,10 @@ pub struct ConversationRecord {
     pub created_at: OffsetDateTime,
     #[serde(default)]
     pub last_message: Option<MessageRecord>,
+    /// The last message's id, apart: a user's message is written on condition that it is still
+    /// the one read, so messages are stored in id order (a catch-up `after` an id misses none).
+    #[serde(default)]
+    pub last_message_id: Option<Ulid>,
 }
 
 impl ConversationRecord {
@@ -48,6 +52,8 @@ impl ConversationRecord {
         self.last_message.as_ref().map_or(self.created_at, |m| m.sent_at)
     }
 }
+
+const LAST_MESSAGE_ID: &str = "lastMessageId";
 
 pub fn conversation_key(id: Ulid) -> Key {
     Key::new(format!("CONV#{id}"), "CONV")
@@ -67,8 +73,9 @@ pub struct Change<'a> {
     pub members: Option<&'a [Ulid]>,
     pub closed: Option<bool>,
     pub last_message: Option<&'a MessageRecord>,
-    /// Only if it is still open (a user's message).
-    pub if_open: bool,
+    /// Only if its last message is still this one (`Some(None)`: it has none yet): a user's
+    /// message, decided on a read of the conversation (open, the sender a member).
+    pub if_last: Option<Option<Ulid>>,
 }
 
 pub fn change(id: Ulid, change: Change) -> Write {
@@ -82,8 +89,14 @@ pub fn change(id: Ulid, change: Change) -> Write {
     }
     if let Some(message) = change.last_message {
         set.insert("lastMessage".into(), serde_json::Value::Object(to_attrs(message)));
+        set.insert(LAST_MESSAGE_ID.into(), message.id.to_string().into());
     }
-    let cond = if change.if_open { Cond::equals("closed", false) } else { Cond::Exists };
+    let cond = match change.if_last {
+        Some(last) => {
+            Cond::equals(LAST_MESSAGE_ID, last.map_or(serde_json::Value::Null, |id| id.to_string().into()))
+        }
+        None => Cond::Exists,
+    };
     Write::Update { key: conversation_key(id), set, expires_at: None, cond }
 }
 
@@ -119,10 +132,22 @@ pub fn unlink(user: Ulid, conversation: Ulid) -> Write {
 pub fn mark_read(user: Ulid, conversation: Ulid, message: Ulid) -> Write {
     Write::Update {
         key: link_key(user, conversation),
-        set: attrs([("lastRead", message.to_string().into())]),
+        set: read_marker(message),
         expires_at: None,
         cond: Cond::Exists,
     }
+}
+
+/// A sender has read what they sent: their marker moves with each message (their link made if
+/// it was missing).
+pub fn sent_by(user: Ulid, conversation: Ulid, message: Ulid) -> Write {
+    let mut set = read_marker(message);
+    set.insert("conversationId".into(), conversation.to_string().into());
+    Write::Update { key: link_key(user, conversation), set, expires_at: None, cond: Cond::Always }
+}
+
+fn read_marker(message: Ulid) -> Attrs {
+    attrs([("lastRead", message.to_string().into())])
 }
 
 pub async fn get_link(

@@ -170,7 +170,7 @@ fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> Vec<Write> 
             members: Some(&members),
             closed: Some(ride.state == crate::domain::ride::RideState::Cancelled),
             last_message: Some(&message),
-            if_open: false,
+            if_last: None,
         },
     ));
     writes
@@ -183,7 +183,7 @@ fn recipient(user: &UserRecord) -> Option<Recipient<'_>> {
 
 /// Before attempt `n` of a change (`n` > 0 follows a lost race): nothing for the first retries,
 /// then a short, growing, jittered pause.
-async fn before_attempt(n: u32) {
+pub(crate) async fn before_attempt(n: u32) {
     if n >= 2 {
         let base = 2u64 << n.min(6);
         let mut jitter = [0u8; 1];

@@ -117,6 +117,7 @@ impl RideService {
             closed: false,
             created_at: caller.now,
             last_message: None,
+            last_message_id: None,
         };
         let mut writes = vec![rides::create_ride(&ride), rides::author_link(caller.user.id, ride.id)];
         writes.extend(conversations::create(&conversation));
