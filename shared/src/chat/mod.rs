@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::conversations::{self as conversation_repo, ConversationKind, ConversationRecord};
-use crate::repo::{from_item, safety as safety_repo};
+use crate::repo::safety as safety_repo;
 use crate::seal::KeyRing;
 use crate::store::Store;
 use std::collections::HashMap;
@@ -68,14 +68,6 @@ impl ChatService {
 
     /// The users with these ids, by id.
     async fn users(&self, ids: &[Ulid]) -> AppResult<HashMap<Ulid, UserRecord>> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let keys: Vec<_> = chunk.iter().map(|id| accounts::user_key(*id)).collect();
-            for item in self.store.get_many(&keys).await?.into_iter().flatten() {
-                let user: UserRecord = from_item(&item)?;
-                out.insert(user.id, user);
-            }
-        }
-        Ok(out)
+        Ok(accounts::users_by_id(self.store.as_ref(), ids).await?)
     }
 }

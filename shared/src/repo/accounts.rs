@@ -95,6 +95,22 @@ pub(crate) fn decode_claim(item: &Item) -> Result<Ulid, StoreError> {
     Ok(from_item::<EmailClaim>(item)?.user_id)
 }
 
+/// The users with these ids that exist, by id (a batch read per 100).
+pub async fn users_by_id(
+    store: &dyn Store,
+    ids: &[Ulid],
+) -> Result<std::collections::HashMap<Ulid, UserRecord>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk.iter().map(|id| user_key(*id)).collect();
+        for item in store.get_many(&keys).await?.into_iter().flatten() {
+            let user: UserRecord = from_item(&item)?;
+            out.insert(user.id, user);
+        }
+    }
+    Ok(out)
+}
+
 /// A user with their driver profile, in one round trip.
 pub async fn user_with_driver(
     store: &dyn Store,

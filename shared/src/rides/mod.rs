@@ -31,7 +31,7 @@ use crate::repo::conversations;
 use crate::repo::drivers::DriverRecord;
 use crate::repo::messages::{self, MessageRecord};
 use crate::repo::rides::{self, RideRecord};
-use crate::repo::{from_item, safety as safety_repo};
+use crate::repo::safety as safety_repo;
 use crate::seal::KeyRing;
 use crate::store::{Store, StoreError, Write};
 use std::collections::HashMap;
@@ -134,17 +134,9 @@ impl RideService {
         }
     }
 
-    /// The users with these ids (mail recipients), by id.
+    /// The users with these ids, by id.
     async fn users(&self, ids: &[Ulid]) -> AppResult<HashMap<Ulid, UserRecord>> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(100) {
-            let keys: Vec<_> = chunk.iter().map(|id| accounts::user_key(*id)).collect();
-            for item in self.store.get_many(&keys).await?.into_iter().flatten() {
-                let user: UserRecord = from_item(&item)?;
-                out.insert(user.id, user);
-            }
-        }
-        Ok(out)
+        Ok(accounts::users_by_id(self.store.as_ref(), ids).await?)
     }
 
     fn summary<'a>(&self, ride: &'a RideRecord, calendar: &Calendar) -> RideSummary<'a> {
