@@ -7,10 +7,12 @@ cfn-lint and `sam validate` check the template on its own; this checks what they
       names a package under functions/*/Cargo.toml (package name == binary name);
   (b) every package under functions/ (except the local dev server) is deployed by the template;
   (c) events/<dir> names a function binary; every HttpApi route, DynamoDB stream event and
-      schedule (ScheduleV2) event of the template has at least one fixture, and every HTTP
-      fixture's routeKey is a route of its function;
+      schedule (ScheduleV2) event and WebSocket route of the template has at least one fixture,
+      and every HTTP fixture's routeKey is a route of its function;
   (d) every fixture is one of: an API Gateway HTTP API payload format 2.0 event that agrees with
-      itself (routeKey, requestContext, rawPath, method); an authorizer event (see (f)); a
+      itself (routeKey, requestContext, rawPath, method); a WebSocket API event (eventType
+      CONNECT, DISCONNECT or MESSAGE) of a route whose integration is its function; an
+      authorizer event (see (f)); a
       DynamoDB stream event (`Records`) of a function with a DynamoDB event, each record well
       formed, of the stream view type the table declares, and passing that event's FilterCriteria
       (e.g. its pk prefix), else the function would never see it; or, for a function with a
@@ -296,6 +298,55 @@ def check_stream_fixture(rel, event, binary, streams, errors) -> set[str]:
     return passing
 
 
+SOCKET_EVENTS = {"CONNECT", "DISCONNECT", "MESSAGE"}
+
+
+def websocket_routes(resources, fn_binary, errors) -> dict[str, str]:
+    """Route key -> binary, for the routes of the template's WEBSOCKET APIs. Each route targets
+    `integrations/<Integration>` of its own API, an AWS_PROXY integration of a template function."""
+    apis = {k for k, r in resources.items()
+            if r.get("Type") == "AWS::ApiGatewayV2::Api" and (r.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"}
+    out: dict[str, str] = {}
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::ApiGatewayV2::Route":
+            continue
+        props = res.get("Properties") or {}
+        if (props.get("ApiId") or {}).get("Ref") not in apis:
+            continue
+        target = (props.get("Target") or {}).get("Fn::Sub", "")
+        match = re.fullmatch(r"integrations/\$\{(\w+)\}", target if isinstance(target, str) else "")
+        integration = resources.get(match.group(1)) if match else None
+        uri = ((integration or {}).get("Properties") or {}).get("IntegrationUri") or {}
+        uri = uri.get("Fn::Sub", "") if isinstance(uri, dict) else ""
+        function = re.search(r"\$\{(\w+)\.Arn\}", uri if isinstance(uri, str) else "")
+        binary = fn_binary.get(function.group(1)) if function else None
+        if binary is None:
+            errors.append(f"{logical_id}: Target is not integrations/${{<an integration of a template function>}}")
+            continue
+        out[props.get("RouteKey")] = binary
+    return out
+
+
+def check_socket_fixture(rel, event, binary, socket_routes, errors) -> set[str]:
+    """(d) for a WebSocket API event: a route of that binary, with a connection id, headers on
+    `$connect` (where the cookie is) and a string body on a message."""
+    ctx = event["requestContext"]
+    route = ctx.get("routeKey")
+    if socket_routes.get(route) != binary:
+        errors.append(f"{rel}: routeKey {route!r} is not a WebSocket route of {binary!r}")
+        return set()
+    if not ctx.get("connectionId"):
+        errors.append(f"{rel}: requestContext.connectionId missing")
+    expected = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE")
+    if ctx.get("eventType") != expected:
+        errors.append(f"{rel}: eventType {ctx.get('eventType')!r} on route {route} (expected {expected})")
+    if expected == "CONNECT" and not isinstance(event.get("headers"), dict):
+        errors.append(f"{rel}: a $connect event carries the handshake's headers")
+    if expected == "MESSAGE" and not isinstance(event.get("body"), str):
+        errors.append(f"{rel}: a message event's body is the frame, a string")
+    return {route}
+
+
 def check_transformed(root: Path, errors: list[str]) -> bool:
     """(e): runs the SAM transform offline; False when samtranslator is not installed."""
     try:
@@ -426,6 +477,9 @@ def main() -> int:
             route_owner[key] = logical_id
             routes[binary].add(key)
 
+    # ---- WebSocket APIs: route key -> the binary its integration invokes
+    socket_routes = websocket_routes(resources, fn_binary, errors)
+
     # ---- (a) and (b): template <-> Cargo workspace
     binaries = cargo_binaries(root)
     for logical_id, binary in sorted(fn_binary.items()):
@@ -452,6 +506,7 @@ def main() -> int:
     # ---- (c) and (d): events/ fixtures
     covered: set[str] = set()
     covered_events: set[str] = set()  # stream and schedule events with a fixture
+    covered_sockets: set[str] = set()  # WebSocket route keys with a fixture
     event_files = 0
     events_dir = root / "events"
     fixture_dirs = sorted(p for p in events_dir.iterdir() if p.is_dir()) if events_dir.is_dir() else []
@@ -469,6 +524,9 @@ def main() -> int:
                 continue
             if isinstance(event, dict) and "Records" in event:
                 covered_events.update(check_stream_fixture(rel, event, binary, streams, errors))
+                continue
+            if isinstance(event, dict) and (event.get("requestContext") or {}).get("eventType") in SOCKET_EVENTS:
+                covered_sockets.update(check_socket_fixture(rel, event, binary, socket_routes, errors))
                 continue
             if not isinstance(event, dict) or event.get("version") != "2.0":
                 if binary in schedules:
@@ -513,6 +571,8 @@ def main() -> int:
                         f"{rel}: routeKey {route_key!r} is not a route of {binary!r} "
                         f"(its routes: {', '.join(sorted(routes[binary])) or 'none'})"
                     )
+    for key in sorted(set(socket_routes) - covered_sockets):
+        errors.append(f"WebSocket route {key} ({socket_routes[key]}) has no events/ fixture")
     for key in sorted(set(route_owner) - covered):
         errors.append(f"route {key} ({route_owner[key]}) has no events/ fixture")
     other_events = {name for by_binary in (streams, schedules) for named in by_binary.values() for name in named}
@@ -521,7 +581,8 @@ def main() -> int:
     print(
         f"checked {event_files} event fixtures in events/ against {len(route_owner)} HttpApi routes "
         f"({len(covered)} covered) and {len(other_events)} stream/schedule events "
-        f"({len(covered_events & other_events)} covered)"
+        f"({len(covered_events & other_events)} covered) and {len(socket_routes)} WebSocket routes "
+        f"({len(covered_sockets)} covered)"
     )
 
     # ---- (e): the SAM transform's output

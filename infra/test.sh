@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv-test
-LAMBDAS=(register verify-email signin session password two-factor driver admin carpool chat-http authorizer mailer license-sweep)
+LAMBDAS=(register verify-email signin session password two-factor driver admin carpool chat-http chat-ws authorizer mailer license-sweep)
 step() { printf '\n== %s\n' "$*"; }
 
 step "Python test tools in $VENV (moto, cfn-lint, cargo-lambda)"

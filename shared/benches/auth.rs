@@ -15,7 +15,8 @@ use carpool::config::AuthConfig;
 use carpool::documents::local::LocalDocuments;
 use carpool::domain::totp::TotpKey;
 use carpool::driver::Documents;
-use carpool::http::{router, AppState, Function};
+use carpool::http::{router, AppState, Function, Ports};
+use carpool::push::local::LocalPusher;
 use carpool::rate_limit::{Limit, Rule};
 use carpool::repo::campuses;
 use carpool::store::dynamo::DynamoStore;
@@ -59,7 +60,17 @@ impl Bench {
         let local =
             LocalDocuments::new(&photos, "http://127.0.0.1", config.key_ring.clone().unwrap(), clock.clone());
         let documents = Documents { uploads: Arc::new(local.clone()), ocr: Arc::new(local) };
-        let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config, documents).unwrap();
+        let state = AppState::new(
+            Ports {
+                store: store.clone(),
+                mailer: Arc::new(NoMail),
+                clock,
+                documents,
+                pusher: Arc::new(LocalPusher::default()),
+            },
+            config,
+        )
+        .unwrap();
         let counter = store.clone();
         Bench {
             auth: state.auth.clone(),

@@ -23,7 +23,8 @@ use carpool::domain::analyze_id::AnalyzeIdResponse;
 use carpool::domain::calendar::Calendar;
 use carpool::domain::license::License;
 use carpool::driver::Documents;
-use carpool::http::{local_router, AppState};
+use carpool::http::{local_router, AppState, Ports};
+use carpool::push::local::LocalPusher;
 use carpool::repo::accounts;
 use carpool::repo::campuses;
 use carpool::repo::drivers::{DriverRecord, LicenseRecord};
@@ -81,7 +82,17 @@ async fn sweep_row<S: Store>(name: &str, store: S, count: usize) {
     let seeding = started.elapsed();
     let (docs, local) = documents(clock.clone(), &config, Arc::new(InstantOcr));
     drop(local);
-    let state = AppState::new(store.clone(), Arc::new(NoMail), clock, config, docs).unwrap();
+    let state = AppState::new(
+        Ports {
+            store: store.clone(),
+            mailer: Arc::new(NoMail),
+            clock,
+            documents: docs,
+            pusher: Arc::new(LocalPusher::default()),
+        },
+        config,
+    )
+    .unwrap();
     let (items, calls) = (store.items_read.load(Ordering::Relaxed), store.calls.load(Ordering::Relaxed));
     let started = Instant::now();
     let summary = state.driver.sweep().await.unwrap();
@@ -123,8 +134,20 @@ async fn scan_row() {
     campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
     let config = config();
     let (docs, local) = documents(clock.clone(), &config, Arc::new(InstantOcr));
-    let app = local_router(AppState::new(store, Arc::new(NoMail), clock, config, docs).unwrap())
-        .merge(local.router());
+    let app = local_router(
+        AppState::new(
+            Ports {
+                store,
+                mailer: Arc::new(NoMail),
+                clock,
+                documents: docs,
+                pusher: Arc::new(LocalPusher::default()),
+            },
+            config,
+        )
+        .unwrap(),
+    )
+    .merge(local.router());
     let password = "marble kiosk velvet tundra";
     let (_, reg, _) = call(
         &app,

@@ -20,7 +20,8 @@ use carpool::domain::calendar::Calendar;
 use carpool::domain::license::License;
 use carpool::domain::ride::{Kind, Place, RequestStatus, RideState};
 use carpool::driver::Documents;
-use carpool::http::{local_router, AppState};
+use carpool::http::{local_router, AppState, Ports};
+use carpool::push::local::LocalPusher;
 use carpool::repo::accounts;
 use carpool::repo::campuses;
 use carpool::repo::drivers::{DriverRecord, LicenseRecord};
@@ -38,6 +39,14 @@ use ulid::Ulid;
 const PASSWORD: &str = "marble kiosk velvet tundra";
 const PAGE: usize = 20;
 const DRIVERS: usize = 200;
+
+/// The whole API over `store`, mail dropped, no sockets.
+fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AuthConfig) -> axum::Router {
+    let documents = documents(clock.clone(), &config);
+    let ports =
+        Ports { store, mailer: Arc::new(NoMail), clock, documents, pusher: Arc::new(LocalPusher::default()) };
+    local_router(AppState::new(ports, config).unwrap())
+}
 
 fn documents(clock: Arc<dyn Clock>, config: &AuthConfig) -> Documents {
     let dir = tempfile::tempdir().unwrap().keep();
@@ -148,9 +157,7 @@ async fn feed_row<S: Store>(name: &str, store: S, count: usize, timed: bool) -> 
     let clock = Arc::new(ManualClock::starting_now());
     let config = config();
     seed(store.as_ref(), count, clock.as_ref(), config.key_ring.as_ref().unwrap()).await;
-    let docs = documents(clock.clone(), &config);
-    let app =
-        local_router(AppState::new(store.clone(), Arc::new(NoMail), clock.clone(), config, docs).unwrap());
+    let app = app(store.clone(), clock.clone(), config);
     let cookie = reader(&app, "riley@example.edu").await;
     let mut samples = Vec::new();
     let (mut index_items, mut items, mut pages) = (0, 0, 0);
@@ -196,9 +203,7 @@ async fn contention_row() {
     let demo = include_str!("../../infra/campuses.json");
     campuses::seed(store.as_ref(), &campuses::parse_list(demo).unwrap()).await.unwrap();
     let config = config();
-    let docs = documents(clock.clone(), &config);
-    let app =
-        local_router(AppState::new(store.clone(), Arc::new(NoMail), clock.clone(), config, docs).unwrap());
+    let app = app(store.clone(), clock.clone(), config);
     let author = reader(&app, "author@example.edu").await;
     let author_id: Ulid = accounts::user_id_for_email(
         store.as_ref(),

@@ -62,6 +62,9 @@ pub struct LambdaConfig {
     pub ses_configuration_set: Option<String>,
     /// The private bucket of license photos (driver and admin functions).
     pub license_bucket: Option<String>,
+    /// The WebSocket API stage's management endpoint
+    /// (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`).
+    pub websocket_endpoint: String,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +131,7 @@ impl LambdaConfig {
             mail_from: env.required("MAIL_FROM")?,
             ses_configuration_set: env.optional("SES_CONFIGURATION_SET"),
             license_bucket: env.optional("LICENSE_BUCKET"),
+            websocket_endpoint: env.required("WEBSOCKET_ENDPOINT")?,
         })
     }
 }
@@ -223,10 +227,11 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 3] = [
+    const BASE: [(&str, &str); 4] = [
         ("APP_URL", "https://carpool.example.edu/"),
         ("CARPOOL_TABLE", "carpool"),
         ("MAIL_FROM", "no-reply@example.edu"),
+        ("WEBSOCKET_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"),
     ];
 
     #[test]

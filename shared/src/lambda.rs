@@ -1,16 +1,25 @@
 //! Cold start of a Lambda function: configuration checked once, AWS clients built once per
 //! container, then the function's router (or the authorizer's handler) served.
 
+use crate::chat::ChatService;
 use crate::clock::SystemClock;
 use crate::config::LambdaConfig;
 use crate::documents::s3::S3Uploads;
 use crate::documents::textract::TextractOcr;
 use crate::driver::{Documents, DriverService};
-use crate::http::{edge, router, AppState, Function};
+use crate::error::AppError;
+use crate::http::cookies::find_session_cookie;
+use crate::http::origin::OriginPolicy;
+use crate::http::{edge, router, AppState, Function, Ports};
 use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
+use crate::push::apigw::ApiGatewayPusher;
 use crate::store::dynamo::DynamoStore;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyResponse, ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayWebsocketProxyRequest,
+};
+use lambda_http::http::header::{COOKIE, ORIGIN};
+use lambda_http::Body;
 use lambda_http::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
@@ -121,6 +130,59 @@ pub async fn handle_sweep_event(
     }))
 }
 
+/// The WebSocket API's function (`chat-ws`): every route of it, `$connect`, `$disconnect`,
+/// `sendMessage`, `markRead` and `$default`.
+pub async fn serve_chat_socket() -> Result<(), LambdaError> {
+    let state = cold_start("chat-ws", true, false).await?;
+    let (chat, origins) = (state.chat, state.origins);
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let (chat, origins) = (chat.clone(), origins.clone());
+            async move { Ok::<_, LambdaError>(handle_socket_event(&chat, &origins, event.payload).await) }
+        },
+    ))
+    .await
+}
+
+/// One WebSocket event. `$connect` answers `200` to accept the handshake, or the error's status
+/// (`401` without a live session, `403` from a foreign origin) to refuse it; a frame's answer,
+/// if any, is the body, which the route's response sends back to that connection.
+pub async fn handle_socket_event(
+    chat: &ChatService,
+    origins: &OriginPolicy,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let context = &event.request_context;
+    let connection = context.connection_id.as_deref().unwrap_or_default();
+    let answer = match context.route_key.as_deref() {
+        Some("$connect") => {
+            let header = |name| event.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+            let connected = match origins.allows_socket(header(ORIGIN).next()) {
+                Ok(()) => {
+                    chat.connect(&find_session_cookie(header(COOKIE)).unwrap_or_default(), connection).await
+                }
+                Err(e) => Err(e),
+            };
+            connected.map(|()| None)
+        }
+        Some("$disconnect") => chat.disconnect(connection).await.map(|()| None),
+        _ => Ok(chat.frame(connection, event.body.as_deref().unwrap_or_default()).await),
+    };
+    let (status_code, body) = match answer {
+        Ok(body) => (200, body),
+        Err(e) => {
+            if let AppError::Internal(detail) = &e {
+                tracing::error!(error = %detail, "WebSocket event failed");
+            }
+            (i64::from(e.status()), None)
+        }
+    };
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status_code;
+    response.body = body.map(Body::Text);
+    response
+}
+
 /// The HTTP API's Lambda authorizer (see `crate::http::edge`).
 pub async fn serve_authorizer() -> Result<(), LambdaError> {
     let state = cold_start("authorizer", false, false).await?;
@@ -185,5 +247,6 @@ async fn cold_start(
         uploads: Arc::new(S3Uploads::new(aws_sdk_s3::Client::new(&sdk), bucket.clone())),
         ocr: Arc::new(TextractOcr::new(aws_sdk_textract::Client::new(&sdk), bucket)),
     };
-    Ok(AppState::new(store, mailer, clock, config.auth, documents)?)
+    let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &config.websocket_endpoint));
+    Ok(AppState::new(Ports { store, mailer, clock, documents, pusher }, config.auth)?)
 }

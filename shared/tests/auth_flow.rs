@@ -487,8 +487,17 @@ async fn mail_failurekeeps_the_account() {
     let mut config = AuthConfig::local("https://carpool.example.edu");
     config.argon2 = Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 };
     let failing = router(
-        AppState::new(store.clone(), Arc::new(Down), clock.clone(), config.clone(), test_documents())
-            .unwrap(),
+        AppState::new(
+            carpool::http::Ports {
+                store: store.clone(),
+                mailer: Arc::new(Down),
+                clock: clock.clone(),
+                documents: test_documents(),
+                pusher: Arc::new(carpool::push::local::LocalPusher::default()),
+            },
+            config.clone(),
+        )
+        .unwrap(),
         &Function::ALL,
     );
     let body = json!({"email": "quinn@example.edu", "password": PASSWORD, "name": "Quinn"}).to_string();
@@ -515,11 +524,14 @@ async fn embedded_store_survives_restart() {
     let store: Arc<dyn Store> = Arc::new(reopened);
     let config = AuthConfig::local("https://carpool.example.edu");
     let state = AppState::new(
-        store,
-        Arc::new(Recorder::default()),
-        clock.clone() as Arc<dyn Clock>,
+        carpool::http::Ports {
+            store,
+            mailer: Arc::new(Recorder::default()),
+            clock: clock.clone() as Arc<dyn Clock>,
+            documents: test_documents(),
+            pusher: Arc::new(carpool::push::local::LocalPusher::default()),
+        },
         config,
-        test_documents(),
     )
     .unwrap();
     let res = router(state, &Function::ALL)

@@ -30,19 +30,6 @@ async fn conversations(app: &App, cookie: &str) -> Vec<Value> {
     list.body["conversations"].as_array().unwrap().clone()
 }
 
-/// A driver's offer with one accepted rider: (driver, rider, ride id, conversation id).
-async fn ride_with_rider(app: &App) -> (String, String, String, String) {
-    let admin = app.admin("admin@example.edu").await;
-    let driver = app.ready_driver("drv@example.edu", &admin).await;
-    let ride = app.offer(&driver, 3).await;
-    let conversation = ride["conversationId"].as_str().unwrap().to_owned();
-    let ride = id(&ride);
-    let rider = app.signed_in("rider@example.edu", false).await;
-    let request = app.joined(&rider, &ride, 1).await;
-    assert_eq!(app.answer(&driver, &ride, &request, "accept").await.status, StatusCode::OK);
-    (driver, rider, ride, conversation)
-}
-
 async fn a_rides_members_chat_and_ride_events_post_system_messages(app: App) {
     let (driver, rider, ride, conversation) = ride_with_rider(&app).await;
     let sent = send(&app, &rider, &conversation, "I'm at the gate", "m-1").await;

@@ -156,11 +156,14 @@ async fn the_authorizers_state_needs_no_key_ring() {
     let mut config = test_config();
     config.key_ring = None;
     let state = carpool::http::AppState::new(
-        app.store.clone(),
-        app.mail.clone(),
-        app.clock.clone(),
+        carpool::http::Ports {
+            store: app.store.clone(),
+            mailer: app.mail.clone(),
+            clock: app.clock.clone(),
+            documents: test_documents(),
+            pusher: std::sync::Arc::new(carpool::push::local::LocalPusher::default()),
+        },
         config,
-        test_documents(),
     )
     .expect("builds without KEY_RING");
     let token = cookie.trim_start_matches("__Host-session=");

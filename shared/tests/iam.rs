@@ -17,13 +17,18 @@ use carpool::domain::analyze_id::AnalyzeIdResponse;
 use carpool::domain::totp::TotpKey;
 use carpool::driver::Documents;
 use carpool::http::edge::authorize;
-use carpool::http::{router, AppState, Function};
-use carpool::lambda::{handle_mail_event, handle_sweep_event};
+use carpool::http::{router, AppState, Function, Ports};
+use carpool::lambda::{handle_mail_event, handle_socket_event, handle_sweep_event};
 use carpool::mail::jobs::MailQueue;
 use carpool::mail::{MailError, Mailer, Message};
+use carpool::push::local::LocalPusher;
+use carpool::push::{PushError, Pusher};
+use carpool::repo::connections::{self, ConnectionRecord};
 use carpool::repo::mail_jobs;
 use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayWebsocketProxyRequest,
+};
 use lambda_http::{Context, LambdaEvent};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,6 +126,24 @@ impl LicenseOcr for RecordingPhotos {
     }
 }
 
+/// The action behind the WebSocket ports (`PostToConnection`, `DeleteConnection`).
+struct RecordingSockets {
+    inner: Arc<LocalPusher>,
+    recording: Arc<Recording>,
+}
+
+#[async_trait]
+impl Pusher for RecordingSockets {
+    async fn send(&self, connection: &str, frame: &str) -> Result<(), PushError> {
+        self.recording.note(["execute-api:ManageConnections"]);
+        self.inner.send(connection, frame).await
+    }
+    async fn close(&self, connection: &str) -> Result<(), PushError> {
+        self.recording.note(["execute-api:ManageConnections"]);
+        self.inner.close(connection).await
+    }
+}
+
 /// One function's router over the recording store; the shared store and clock underneath.
 struct FunctionApp {
     app: App,
@@ -135,20 +158,35 @@ impl FunctionApp {
         let local = LocalDocuments::new(base.uploads.path(), UPLOAD_BASE, keys, base.clock.clone());
         let photos = Arc::new(RecordingPhotos { inner: local, recording: recording.clone() });
         let documents = Documents { uploads: photos.clone(), ocr: photos };
-        let state =
-            AppState::new(recording.clone(), mail.clone(), base.clock.clone(), test_config(), documents)
-                .unwrap();
+        let sockets = Arc::new(LocalPusher::default());
+        let pusher = Arc::new(RecordingSockets { inner: sockets.clone(), recording: recording.clone() });
+        let state = AppState::new(
+            Ports {
+                store: recording.clone(),
+                mailer: mail.clone(),
+                clock: base.clock.clone(),
+                documents,
+                pusher,
+            },
+            test_config(),
+        )
+        .unwrap();
         // The mail it queues is delivered by the mailer function (checked on its own below).
         let mailer = AppState::new(
-            base.store.clone(),
-            mail.clone(),
-            base.clock.clone(),
+            Ports {
+                store: base.store.clone(),
+                mailer: mail.clone(),
+                clock: base.clock.clone(),
+                documents: test_documents(),
+                pusher: Arc::new(LocalPusher::default()),
+            },
             test_config(),
-            test_documents(),
         );
         let app = App {
             driver: state.driver.clone(),
             rides: state.rides.clone(),
+            chat: state.chat.clone(),
+            sockets,
             router: router(state, &[function]),
             clock: base.clock.clone(),
             mail,
@@ -165,8 +203,9 @@ impl FunctionApp {
     }
 }
 
-/// The `dynamodb:`, `ses:`, `s3:` and `textract:` actions each function's block of template.yaml
-/// grants, by binary (`s3:` ones count only on the bucket's `licenses/` prefix).
+/// The `dynamodb:`, `ses:`, `s3:`, `textract:` and `execute-api:` actions each function's block
+/// of template.yaml grants, by binary (`s3:` ones count only on the bucket's `licenses/` prefix,
+/// `execute-api:` ones only on the WebSocket API's connections).
 /// A `dynamodb:` action counts as granted on the table when its statement's resources name
 /// `Table.Arn`, and with `ON_INDEX` when they name an `/index/` ARN.
 fn granted() -> BTreeMap<String, Actions> {
@@ -211,7 +250,11 @@ fn granted() -> BTreeMap<String, Actions> {
             let words = statement
                 .iter()
                 .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
-                .filter(|w| ["dynamodb:", "ses:", "s3:", "textract:"].iter().any(|p| w.starts_with(p)));
+                .filter(|w| {
+                    ["dynamodb:", "ses:", "s3:", "textract:", "execute-api:"].iter().any(|p| w.starts_with(p))
+                });
+            // The WebSocket API's connections, and nothing else of it.
+            let on_connections = statement.iter().any(|l| l.contains("${ChatSocketApi}/ws/*/@connections/*"));
             // License photos live under the bucket's `licenses/` prefix; nothing else is granted.
             let on_photos = statement.iter().any(|l| l.contains("${LicenseBucket.Arn}/licenses/*"));
             for word in words {
@@ -219,6 +262,7 @@ fn granted() -> BTreeMap<String, Actions> {
                 if word.starts_with("ses:")
                     || word.starts_with("textract:")
                     || (word.starts_with("s3:") && on_photos)
+                    || (word.starts_with("execute-api:") && on_connections)
                 {
                     grants.push(word.to_owned());
                 }
@@ -238,6 +282,19 @@ fn granted() -> BTreeMap<String, Actions> {
         out.insert(binary.to_owned(), actions);
     }
     out
+}
+
+/// Records an open WebSocket connection of the user. The function under test has no such
+/// socket (it is in another container, or closed), so a push to it answers Gone, and the
+/// function forgets it: what delivering to a connection costs, in full.
+async fn online(base: &App, email: &str) {
+    let record = ConnectionRecord {
+        id: ulid::Ulid::new().to_string(),
+        user_id: base.user_id(email).await.parse().unwrap(),
+        session: "iam".into(),
+        connected_at: base.clock.now(),
+    };
+    base.store.write(connections::put(&record)).await.unwrap();
 }
 
 /// Registers, verifies and signs in through the whole local router; returns the cookie.
@@ -342,6 +399,8 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 app.post("/api/auth/signout", json!({}), Some(&other)).await.status,
                 StatusCode::UNAUTHORIZED
             );
+            // Signing out everywhere closes the user's WebSocket connections.
+            online(base, "sess@example.edu").await;
             assert_eq!(
                 app.post("/api/auth/signout-all", json!({}), Some(&cookie)).await.status,
                 StatusCode::NO_CONTENT
@@ -456,6 +515,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             // A suspension cancels the driver's rides and tells their riders.
             let driver = base.ready_driver("iam-suspended@example.edu", &admin).await;
             let ride = base.offer(&driver, 2).await;
+            online(base, "iam-suspended@example.edu").await;
             let rider = account(base, "iam-rider@example.edu").await;
             base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
             let driver_id = base.user_id("iam-suspended@example.edu").await;
@@ -474,6 +534,8 @@ async fn exercise(base: &App, function: Function) -> Actions {
         Function::Carpool => {
             let admin = base.admin("iam-carpool-admin@example.edu").await;
             let driver = base.ready_driver("iam-carpooler@example.edu", &admin).await;
+            // Ride events' system messages are pushed to the members' connections.
+            online(base, "iam-carpooler@example.edu").await;
             let posted = app.post("/api/carpool/rides", ride_body(base, "offer", 3, 24), Some(&driver)).await;
             assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
             let ride = posted.body["ride"]["id"].as_str().unwrap().to_owned();
@@ -512,6 +574,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let rider = account(base, "iam-chat-rider@example.edu").await;
             let request = base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
             base.answer(&driver, ride["id"].as_str().unwrap(), &request, "accept").await;
+            online(base, "iam-chat-rider@example.edu").await;
             let path = format!("/api/chat/conversations/{conversation}/messages");
             let body = json!({"body": "at the gate", "clientMessageId": "iam-1"});
             let sent = app.post(&path, body.clone(), Some(&rider)).await;
@@ -561,12 +624,16 @@ async fn exercise_authorizer(base: &App) -> Actions {
 /// The license sweep: alerts due for two drivers, through the Lambda handler with its event.
 async fn exercise_sweep(base: &App) -> Actions {
     let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let pusher = Arc::new(RecordingSockets { inner: Arc::default(), recording: recording.clone() });
     let driver = AppState::new(
-        recording.clone(),
-        Arc::new(Recorder::default()),
-        base.clock.clone(),
+        Ports {
+            store: recording.clone(),
+            mailer: Arc::new(Recorder::default()),
+            clock: base.clock.clone(),
+            documents: test_documents(),
+            pusher,
+        },
         test_config(),
-        test_documents(),
     )
     .unwrap()
     .driver;
@@ -586,10 +653,57 @@ async fn exercise_sweep(base: &App) -> Actions {
     let answer = base.joined(&expiring, &asked, 1).await;
     assert_eq!(base.answer(&asker, &asked, &answer, "accept").await.status, StatusCode::OK);
     base.clock.advance(Duration::days(1));
+    online(base, "iam-sweep-3@example.edu").await;
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();
     let answer = handle_sweep_event(&driver, LambdaEvent::new(event, Context::default())).await.unwrap();
     assert_eq!(answer["alertsSent"], 3, "{answer}");
+    let used = recording.used.lock().unwrap().clone();
+    used
+}
+
+/// The WebSocket function: a connection's life through the Lambda handler with the events of
+/// `events/chat-ws/` (their connection id, cookie and conversation swapped for live ones).
+async fn exercise_chat_socket(base: &App) -> Actions {
+    let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let pusher = Arc::new(RecordingSockets { inner: Arc::default(), recording: recording.clone() });
+    let ports = Ports {
+        store: recording.clone(),
+        mailer: Arc::new(Recorder::default()),
+        clock: base.clock.clone(),
+        documents: test_documents(),
+        pusher,
+    };
+    let state = AppState::new(ports, test_config()).unwrap();
+    let rider = account(base, "iam-ws-rider@example.edu").await;
+    account(base, "iam-ws-driver@example.edu").await;
+    let driver_id = base.user_id("iam-ws-driver@example.edu").await;
+    let direct = base.post("/api/chat/conversations", json!({"userId": driver_id}), Some(&rider)).await;
+    let conversation = direct.body["conversation"]["id"].as_str().unwrap().to_owned();
+    let event = |name: &str, body: Option<serde_json::Value>| {
+        let path = format!("{}/../events/chat-ws/{name}", env!("CARGO_MANIFEST_DIR"));
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        event["requestContext"]["connectionId"] = json!("iam-connection");
+        if event["headers"]["Cookie"].is_string() {
+            event["headers"]["Cookie"] = json!(rider);
+        }
+        if let Some(body) = body {
+            event["body"] = json!(body.to_string());
+        }
+        serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event).unwrap()
+    };
+    let handle = |event| handle_socket_event(&state.chat, &state.origins, event);
+    assert_eq!(handle(event("connect.json", None)).await.status_code, 200);
+    assert_eq!(handle(event("ping.json", None)).await.status_code, 200);
+    let send = json!({"action": "sendMessage", "conversationId": conversation, "body": "hi", "clientMessageId": "iam-ws"});
+    assert_eq!(handle(event("send-message.json", Some(send))).await.status_code, 200);
+    let newest = base.get(&format!("/api/chat/conversations/{conversation}/messages"), Some(&rider)).await;
+    let newest = newest.body["messages"][0]["id"].clone();
+    let read = json!({"action": "markRead", "conversationId": conversation, "messageId": newest});
+    let marked = handle(event("mark-read.json", Some(read))).await;
+    assert_eq!((marked.status_code, marked.body), (200, None));
+    assert_eq!(handle(event("disconnect.json", None)).await.status_code, 200);
     let used = recording.used.lock().unwrap().clone();
     used
 }
@@ -628,18 +742,13 @@ async fn exercise_mailer(base: &App) -> Actions {
     let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
     let sent = Arc::new(Recorder::default());
     let mailer =
-        AppState::new(recording.clone(), sent.clone(), base.clock.clone(), test_config(), test_documents())
+        AppState::new(test_ports(recording.clone(), sent.clone(), base.clock.clone()), test_config())
             .unwrap()
             .mail;
-    let down = AppState::new(
-        recording.clone(),
-        Arc::new(Failing),
-        base.clock.clone(),
-        test_config(),
-        test_documents(),
-    )
-    .unwrap()
-    .mail;
+    let down =
+        AppState::new(test_ports(recording.clone(), Arc::new(Failing), base.clock.clone()), test_config())
+            .unwrap()
+            .mail;
     // The accounts first: `base.post` delivers through the base app's own dispatcher.
     account(base, "mailer-verified@example.edu").await;
     assert_eq!(base.register("mailer-pending@example.edu").await.status, StatusCode::ACCEPTED);
@@ -742,5 +851,6 @@ async fn policies_grant_exactly_what_each_function_uses(base: App) {
     check("authorizer", exercise_authorizer(&base).await);
     check("mailer", exercise_mailer(&base).await);
     check("license-sweep", exercise_sweep(&base).await);
+    check("chat-ws", exercise_chat_socket(&base).await);
     assert!(problems.is_empty(), "template.yaml policies:\n{}", problems.join("\n"));
 }

@@ -11,9 +11,11 @@ use carpool::config::AuthConfig;
 use carpool::documents::local::LocalDocuments;
 use carpool::domain::totp::TotpKey;
 use carpool::driver::Documents;
-use carpool::http::{router, AppState, Function};
+use carpool::http::cookies::find_session_cookie;
+use carpool::http::{router, AppState, Function, Ports};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::mail::{Mailer, Message};
+use carpool::push::local::LocalPusher;
 use carpool::repo::campuses;
 use carpool::store::embedded::EmbeddedStore;
 use serde_json::{json, Value};
@@ -60,8 +62,14 @@ async fn no_secret_is_logged() {
     let photos =
         LocalDocuments::new(dir.path(), UPLOAD_BASE, config.key_ring.clone().unwrap(), clock.clone());
     let documents = Documents { uploads: Arc::new(photos.clone()), ocr: Arc::new(photos.clone()) };
-    let state = AppState::new(store, mailer.clone(), clock.clone(), config, documents).unwrap();
+    let sockets = Arc::new(LocalPusher::default());
+    let state = AppState::new(
+        Ports { store, mailer: mailer.clone(), clock: clock.clone(), documents, pusher: sockets.clone() },
+        config,
+    )
+    .unwrap();
     let dispatcher = state.mail.clone();
+    let chat = state.chat.clone();
     let app = router(state, &Function::ALL).merge(photos.router());
 
     let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
@@ -136,6 +144,11 @@ async fn no_secret_is_logged() {
     let message = json!({"body": chat_body, "clientMessageId": "log-1"});
     let path = format!("/api/chat/conversations/{conversation}/messages");
     assert_eq!(call("POST", &path, message, Some(cookie.clone())).await.status(), StatusCode::CREATED);
+    // Over the WebSocket too (the frame's log line names the action, not the body).
+    let (connection, _frames) = sockets.open();
+    chat.connect(&find_session_cookie([cookie.as_str()]).unwrap(), &connection).await.unwrap();
+    let frame = json!({"action": "sendMessage", "conversationId": conversation, "body": chat_body, "clientMessageId": "log-2"});
+    assert_eq!(chat.frame(&connection, &frame.to_string()).await, None);
 
     // Two-factor: the key, the codes and the recovery codes stay out too.
     let setup = body_json(
@@ -187,9 +200,10 @@ async fn no_secret_is_logged() {
         assert!(!text.contains(&code.replace('-', "")), "a recovery code reached the logs");
     }
     assert!(!text.contains("purple mailbox"), "a chat message reached the logs");
-    assert!(lines
-        .iter()
-        .any(|l| l["message"] == "message stored" && l["conversation_id"] == conversation.as_str()));
+    assert!(lines.iter().any(|l| l["message"] == "message sent"
+        && l["conversation_id"] == conversation.as_str()
+        && l["connections"] == 1));
+    assert!(lines.iter().any(|l| l["message"] == "frame" && l["action"] == "sendMessage"));
     // The outbox did log its one line per message, without the token.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
 }

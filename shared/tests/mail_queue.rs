@@ -94,11 +94,14 @@ async fn forgot_and_resend_cost_the_same_whoever_asks(app: App) {
     app.register("pending@example.edu").await;
     let recording = Arc::new(Recording { inner: app.store.clone(), calls: Mutex::default() });
     let state = AppState::new(
-        recording.clone(),
-        app.mail.clone(),
-        app.clock.clone(),
+        carpool::http::Ports {
+            store: recording.clone(),
+            mailer: app.mail.clone(),
+            clock: app.clock.clone(),
+            documents: test_documents(),
+            pusher: Arc::new(carpool::push::local::LocalPusher::default()),
+        },
         test_config(),
-        test_documents(),
     )
     .unwrap();
     let router = local_router(state);
@@ -138,9 +141,17 @@ impl Mailer for Flaky {
 
 async fn a_failing_provider_fails_no_request_and_loses_no_mail(app: App) {
     let flaky = Arc::new(Flaky::default());
-    let state =
-        AppState::new(app.store.clone(), flaky.clone(), app.clock.clone(), test_config(), test_documents())
-            .unwrap();
+    let state = AppState::new(
+        carpool::http::Ports {
+            store: app.store.clone(),
+            mailer: flaky.clone(),
+            clock: app.clock.clone(),
+            documents: test_documents(),
+            pusher: Arc::new(carpool::push::local::LocalPusher::default()),
+        },
+        test_config(),
+    )
+    .unwrap();
     let dispatcher = state.mail.clone();
     let router = local_router(state);
     let body = json!({"email": "flo@example.edu", "password": PASSWORD, "name": "Flo"});

@@ -123,9 +123,18 @@ async fn a_store_failure_names_the_record_for_the_stream_to_retry() {
     let [id] = due(&app).await[..] else { panic!("one job queued") };
 
     let store = Arc::new(Unavailable(app.store.clone()));
-    let failing = AppState::new(store, app.mail.clone(), app.clock.clone(), test_config(), test_documents())
-        .unwrap()
-        .mail;
+    let failing = AppState::new(
+        carpool::http::Ports {
+            store,
+            mailer: app.mail.clone(),
+            clock: app.clock.clone(),
+            documents: test_documents(),
+            pusher: Arc::new(carpool::push::local::LocalPusher::default()),
+        },
+        test_config(),
+    )
+    .unwrap()
+    .mail;
     let sequence = stream_fixture()["Records"][0]["dynamodb"]["SequenceNumber"].clone();
     assert_eq!(
         handle(&failing, stream_of(id)).await,

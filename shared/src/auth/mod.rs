@@ -21,11 +21,12 @@ use crate::domain::session;
 use crate::error::{AppError, AppResult};
 use crate::mail::jobs::{AccountRequest, AccountRequests, Job, MailQueue, Resolved};
 use crate::mail::Message;
+use crate::push::Pusher;
 use crate::rate_limit::{RateLimiter, Rule};
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::audit::{self, AuditAction, AuditRecord};
 use crate::repo::campuses::CampusDirectory;
-use crate::repo::sessions;
+use crate::repo::{connections, sessions};
 use crate::store::{Store, StoreError};
 use hashing::{HashingPool, PasswordHasher, Verdict};
 use std::sync::Arc;
@@ -128,6 +129,8 @@ pub struct AuthService {
     campuses: CampusDirectory,
     limiter: RateLimiter,
     captcha: Option<Arc<dyn Captcha>>,
+    /// Closes a user's WebSocket connections when all their sessions end (none: no sockets).
+    sockets: Option<Arc<dyn Pusher>>,
     /// Recently checked sessions by digest, for read-only session checks (see `session`).
     session_cache: moka::sync::Cache<String, Arc<sessions::Loaded>>,
     config: AuthConfig,
@@ -146,6 +149,7 @@ impl AuthService {
             campuses: CampusDirectory::new(store.clone(), std::time::Duration::from_secs(60)),
             limiter: RateLimiter::new(store.clone(), clock.clone(), config.rate_limits.clone()),
             captcha: None,
+            sockets: None,
             session_cache: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(config.session_cache_ttl)
@@ -160,6 +164,12 @@ impl AuthService {
     /// Requires a solved CAPTCHA on registration.
     pub fn with_captcha(mut self, captcha: Arc<dyn Captcha>) -> Self {
         self.captcha = Some(captcha);
+        self
+    }
+
+    /// Closes the WebSocket connections of whoever signs out everywhere.
+    pub fn with_sockets(mut self, pusher: Arc<dyn Pusher>) -> Self {
+        self.sockets = Some(pusher);
         self
     }
 
@@ -347,6 +357,7 @@ impl AuthService {
         let count = deletes.len();
         self.write_in_chunks(deletes).await?;
         let (user, email) = (current.user_id, current.loaded.user.email.clone());
+        self.close_connections(user).await;
         self.audit(
             AuditAction::SignedOutEverywhere,
             Some(user),
@@ -358,12 +369,34 @@ impl AuthService {
         Ok(())
     }
 
+    /// Closes a user's open WebSocket connections (their frames would be refused anyway, as
+    /// their session is gone; this ends them at once). A failure leaves that to the next frame.
+    async fn close_connections(&self, user: Ulid) {
+        let Some(pusher) = &self.sockets else { return };
+        let open = match connections::of_user(self.store.as_ref(), user).await {
+            Ok(open) => open,
+            Err(e) => return warn!(user_id = %user, error = %e, "connections not read"),
+        };
+        for id in open {
+            if let Err(e) = pusher.close(&id).await {
+                warn!(user_id = %user, connection = %id, error = %e, "connection not closed");
+            }
+            if let Err(e) = self.store.write(connections::delete(user, &id)).await {
+                warn!(user_id = %user, connection = %id, error = %e, "connection not forgotten");
+            }
+        }
+    }
+
     /// Checks the cookie's session (any store error or absence is `Unauthenticated`) and slides
     /// its expiry when due. Every protected use case starts here, so a revoked session is refused
     /// at once.
     async fn authenticate(&self, cookie: &str) -> AppResult<Authenticated> {
         let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
-        let digest = token.digest();
+        self.authenticate_session(user_id, token.digest()).await
+    }
+
+    /// `authenticate` for a session known by its digest (a WebSocket connection's).
+    async fn authenticate_session(&self, user_id: Ulid, digest: String) -> AppResult<Authenticated> {
         let mut loaded =
             sessions::load(self.store.as_ref(), user_id, &digest).await?.ok_or(AppError::Unauthenticated)?;
         let now = self.now();
@@ -435,7 +468,28 @@ impl AuthService {
     /// The campuses, cached for this container; other areas share the one cache.
     /// The signed-in, verified user behind `cookie`, with their driver profile and campus.
     pub async fn caller(&self, cookie: &str) -> AppResult<Caller> {
-        let (user, driver) = self.signed_in_user(cookie).await?;
+        Ok(self.caller_and_session(cookie).await?.0)
+    }
+
+    /// `caller`, with the digest that names the session (not its token): a WebSocket connection
+    /// keeps it, and each of its frames is checked against the session again.
+    pub async fn caller_and_session(&self, cookie: &str) -> AppResult<(Caller, String)> {
+        let current = self.authenticate(cookie).await?;
+        let digest = current.digest.clone();
+        Ok((self.verified_caller(current).await?, digest))
+    }
+
+    /// The caller behind a session known by its digest, as long as it is live.
+    pub async fn session_caller(&self, user_id: Ulid, digest: &str) -> AppResult<Caller> {
+        let current = self.authenticate_session(user_id, digest.to_owned()).await?;
+        self.verified_caller(current).await
+    }
+
+    async fn verified_caller(&self, current: Authenticated) -> AppResult<Caller> {
+        let sessions::Loaded { user, driver, .. } = current.loaded;
+        if !user.email_verified {
+            return Err(AppError::EmailNotVerified);
+        }
         let campus = self.user_campus(&user).await?;
         let calendar = campus_calendar(&campus)?;
         Ok(Caller { user, driver, campus, calendar, now: self.now() })

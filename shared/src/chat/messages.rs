@@ -9,6 +9,7 @@
 
 use super::views::MessageView;
 use super::ChatService;
+use crate::auth::Caller;
 use crate::cursor::{self, Page};
 use crate::domain::chat::{check_body, check_client_message_id};
 use crate::error::{AppError, AppResult};
@@ -89,10 +90,23 @@ impl ChatService {
     /// `POST /api/chat/conversations/{id}/messages` (and the WebSocket's `sendMessage`).
     pub async fn send(&self, cookie: &str, id: &str, body: &str, client_message_id: &str) -> AppResult<Sent> {
         let caller = self.auth.caller(cookie).await?;
+        self.send_as(&caller, id, body, client_message_id, None).await
+    }
+
+    /// A send from `caller` over the WebSocket connection `from` (none over HTTP): stored, then
+    /// delivered to every member's connections.
+    pub(super) async fn send_as(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &str,
+        client_message_id: &str,
+        from: Option<&str>,
+    ) -> AppResult<Sent> {
         let body = check_body(body).map_err(AppError::InvalidMessage)?;
         let client_id = check_client_message_id(client_message_id).map_err(AppError::InvalidMessage)?;
-        let mut conversation = self.membership(&caller, id).await?;
-        if self.blocked_direct(&caller, &conversation).await? {
+        let mut conversation = self.membership(caller, id).await?;
+        if self.blocked_direct(caller, &conversation).await? {
             return Err(AppError::NotFound);
         }
         if let Some(stored) = self.resent(conversation.id, caller.user.id, client_id).await? {
@@ -104,7 +118,7 @@ impl ChatService {
                 // Another message (or a ride change) came first: decide again on the conversation
                 // as it is now (still open, the sender still a member).
                 crate::rides::before_attempt(attempt).await;
-                conversation = self.membership(&caller, id).await?;
+                conversation = self.membership(caller, id).await?;
             }
             if conversation.closed {
                 return Err(AppError::ConversationClosed);
@@ -131,11 +145,16 @@ impl ChatService {
             writes.push(conversation_repo::sent_by(caller.user.id, conversation.id, message.id));
             match self.store.write(writes).await {
                 Ok(()) => {
+                    let delivered = self.delivery.user_message(&conversation, &message, from).await;
                     info!(
                         conversation_id = %conversation.id,
                         message_id = %message.id,
                         user_id = %caller.user.id,
-                        "message stored"
+                        connections = delivered.connections,
+                        gone = delivered.gone,
+                        failed = delivered.failed,
+                        digests = delivered.digests,
+                        "message sent"
                     );
                     return Ok(Sent { message: MessageView::from(&message), created: true });
                 }
@@ -162,7 +181,11 @@ impl ChatService {
     /// forward to a message of the conversation (never back).
     pub async fn mark_read(&self, cookie: &str, id: &str, message_id: &str) -> AppResult<()> {
         let caller = self.auth.caller(cookie).await?;
-        let conversation = self.membership(&caller, id).await?;
+        self.mark_read_as(&caller, id, message_id).await
+    }
+
+    pub(super) async fn mark_read_as(&self, caller: &Caller, id: &str, message_id: &str) -> AppResult<()> {
+        let conversation = self.membership(caller, id).await?;
         let message: Ulid = message_id.parse().map_err(|_| AppError::NotFound)?;
         let keys = [messages::message_key(conversation.id, message)];
         if self.store.get_many(&keys).await?.pop().flatten().is_none() {

@@ -3,12 +3,16 @@
 //!
 //! Who may read and write a conversation is its record's `members` (a ride's author and accepted
 //! riders, kept in step by the ride use cases); anyone else gets `404`, like an unknown id. A
-//! message is stored before anything else happens to it.
+//! message is stored before anything else happens to it, then delivered (`delivery`) to the
+//! members' WebSocket connections, whose frames `socket` answers.
 
 mod conversations;
+pub mod delivery;
 mod messages;
+mod socket;
 pub mod views;
 
+pub use delivery::{Delivered, Delivery};
 pub use messages::{HistoryFrom, Sent};
 
 use crate::auth::{AuthService, Caller};
@@ -29,13 +33,19 @@ pub struct ChatService {
     limiter: RateLimiter,
     /// Seals history cursors. The functions serving these routes refuse to start without it.
     keys: Option<KeyRing>,
+    delivery: Arc<Delivery>,
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn Store>, auth: Arc<AuthService>, limits: RateLimits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Arc<AuthService>,
+        limits: RateLimits,
+        delivery: Arc<Delivery>,
+    ) -> Self {
         let keys = auth.config().key_ring.clone();
         let limiter = RateLimiter::new(store.clone(), auth.clock(), limits);
-        ChatService { store, auth, limiter, keys }
+        ChatService { store, auth, limiter, keys, delivery }
     }
 
     fn keys(&self) -> AppResult<&KeyRing> {

@@ -20,12 +20,13 @@ mod two_factor_routes;
 
 use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
-use crate::chat::ChatService;
+use crate::chat::{ChatService, Delivery};
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::driver::{Documents, DriverService};
 use crate::mail::jobs::{MailDispatcher, MailQueue};
 use crate::mail::Mailer;
+use crate::push::Pusher;
 use crate::rides::RideService;
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
@@ -48,25 +49,40 @@ pub struct AppState {
     pub mail: Arc<MailDispatcher>,
 }
 
+/// The adapters the use cases run on: DynamoDB, SES, S3 with Textract and API Gateway's
+/// management API in AWS; the embedded store, the outbox, local files and the local WebSocket
+/// server in carpool-local; fakes in tests.
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub documents: Documents,
+    pub pusher: Arc<dyn Pusher>,
+}
+
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
-        clock: Arc<dyn Clock>,
-        config: AuthConfig,
-        documents: Documents,
-    ) -> Result<Self, String> {
+    pub fn new(ports: Ports, config: AuthConfig) -> Result<Self, String> {
+        let Ports { store, mailer, clock, documents, pusher } = ports;
         let origins = Arc::new(origin::OriginPolicy::new(&config.allowed_origins));
         let captcha = config.captcha.clone();
         let queue = MailQueue::new(config.key_ring.clone(), clock.clone());
         let limits = config.rate_limits.clone();
-        let mut auth = AuthService::new(store.clone(), queue.clone(), clock.clone(), config)?;
+        let app_url = config.app_url.clone();
+        let mut auth = AuthService::new(store.clone(), queue.clone(), clock.clone(), config)?
+            .with_sockets(pusher.clone());
         if let Some(captcha) = captcha {
             auth = auth.with_captcha(Arc::new(SiteVerify::new(captcha)?));
         }
         let auth = Arc::new(auth);
-        let rides = Arc::new(RideService::new(store.clone(), auth.clone(), queue.clone(), limits.clone()));
-        let chat = Arc::new(ChatService::new(store.clone(), auth.clone(), limits.clone()));
+        let delivery = Arc::new(Delivery::new(store.clone(), pusher, queue.clone(), clock.clone(), app_url));
+        let rides = Arc::new(RideService::new(
+            store.clone(),
+            auth.clone(),
+            queue.clone(),
+            limits.clone(),
+            delivery.clone(),
+        ));
+        let chat = Arc::new(ChatService::new(store.clone(), auth.clone(), limits.clone(), delivery));
         let driver = Arc::new(DriverService::new(
             store.clone(),
             auth.clone(),

@@ -31,6 +31,19 @@ impl OriginPolicy {
     fn allows(&self, origin: &str) -> bool {
         self.allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
     }
+
+    /// A WebSocket handshake is a GET that browsers send with the cookie from pages of any
+    /// origin (no CORS applies to it): one naming an origin outside the allow-list is refused
+    /// (Cross-Site WebSocket Hijacking). Clients that send no `Origin` are not browsers.
+    pub fn allows_socket(&self, origin: Option<&str>) -> Result<(), AppError> {
+        match origin {
+            Some(origin) if !self.allows(origin) => {
+                tracing::info!(origin, "cross-site WebSocket handshake refused");
+                Err(AppError::CsrfRejected)
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

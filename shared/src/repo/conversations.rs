@@ -185,3 +185,24 @@ pub fn claim_direct(campus: &str, a: Ulid, b: Ulid, conversation: Ulid) -> Write
 pub async fn direct(store: &dyn Store, campus: &str, a: Ulid, b: Ulid) -> Result<Option<Ulid>, StoreError> {
     Ok(get_record::<DirectClaim>(store, direct_key(campus, a, b)).await?.map(|c| c.conversation_id))
 }
+
+/// How often a member away from every connection is mailed about one conversation.
+pub const DIGEST_EVERY: time::Duration = time::Duration::hours(1);
+
+/// The claim on a member's next unread-messages mail for a conversation,
+/// `USER#<userId>` / `DIGEST#<conversationId>`: it lives an hour, and while it does no other
+/// digest of that conversation goes to them, however many containers deliver at once.
+pub fn claim_digest(user: Ulid, conversation: Ulid, now: OffsetDateTime) -> Write {
+    let item = Item::new(digest_key(user, conversation), attrs([("sentAt", now.unix_timestamp().into())]))
+        .expiring((now + DIGEST_EVERY).unix_timestamp());
+    Write::Put { item, cond: Cond::NotExists }
+}
+
+fn digest_key(user: Ulid, conversation: Ulid) -> Key {
+    Key::new(user_partition(user), format!("DIGEST#{conversation}"))
+}
+
+/// Whether a digest of the conversation went to the member within the hour.
+pub async fn digest_claimed(store: &dyn Store, user: Ulid, conversation: Ulid) -> Result<bool, StoreError> {
+    Ok(store.get_many(&[digest_key(user, conversation)]).await?.pop().flatten().is_some())
+}

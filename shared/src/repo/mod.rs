@@ -29,6 +29,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod campuses;
+pub mod connections;
 pub mod conversations;
 pub mod drivers;
 pub mod lockout;

@@ -19,6 +19,7 @@ pub use feed::FeedQuery;
 pub use posting::{NewRide, PlaceInput, RideEdit};
 
 use crate::auth::{AuthService, Caller};
+use crate::chat::Delivery;
 use crate::domain::calendar::Calendar;
 use crate::domain::driver::{effectively_available, is_expired, Capability};
 use crate::error::{AppError, AppResult};
@@ -53,14 +54,22 @@ pub struct RideService {
     /// Seals list cursors. The functions serving these routes refuse to start without it.
     keys: Option<KeyRing>,
     app_url: String,
+    /// Ride events' system messages go to the members' open connections once committed.
+    delivery: Arc<Delivery>,
 }
 
 impl RideService {
-    pub fn new(store: Arc<dyn Store>, auth: Arc<AuthService>, mail: MailQueue, limits: RateLimits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Arc<AuthService>,
+        mail: MailQueue,
+        limits: RateLimits,
+        delivery: Arc<Delivery>,
+    ) -> Self {
         let config = auth.config();
         let (keys, app_url) = (config.key_ring.clone(), config.app_url.clone());
         let limiter = RateLimiter::new(store.clone(), auth.clock(), limits);
-        RideService { store, auth, mail, limiter, keys, app_url }
+        RideService { store, auth, mail, limiter, keys, app_url, delivery }
     }
 
     fn keys(&self) -> AppResult<&KeyRing> {
@@ -134,6 +143,11 @@ impl RideService {
         }
     }
 
+    /// A committed ride event's system message, to the open connections of the ride's members.
+    async fn tell(&self, ride: &RideRecord, message: &MessageRecord) {
+        self.delivery.system_message(&ride.members(), message).await;
+    }
+
     /// The users with these ids, by id.
     async fn users(&self, ids: &[Ulid]) -> AppResult<HashMap<Ulid, UserRecord>> {
         Ok(accounts::users_by_id(self.store.as_ref(), ids).await?)
@@ -151,8 +165,9 @@ impl RideService {
 }
 
 /// A system message in the ride's chat, with the conversation's members and state as the ride
-/// now has them (in the same transaction as the ride change the message tells of).
-fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> Vec<Write> {
+/// now has them: the writes go in the same transaction as the ride change the message tells of,
+/// and the message is delivered (`RideService::tell`) once that is committed.
+fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> (Vec<Write>, MessageRecord) {
     let message = MessageRecord::system(ride.conversation_id, text, at);
     let members = ride.members();
     let mut writes = messages::put(&message);
@@ -165,7 +180,7 @@ fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> Vec<Write> 
             if_last: None,
         },
     ));
-    writes
+    (writes, message)
 }
 
 /// Who gets a mail, when they may be mailed: verified addresses only.

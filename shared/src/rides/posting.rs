@@ -174,19 +174,22 @@ impl RideService {
             ride.version += 1;
             let mut writes = vec![rides::replace_ride(&ride)];
             let mut mail = Vec::new();
+            let mut told = None;
             if ride.depart_at != before.depart_at {
                 mail = self.time_change_mail(&before, &ride, &caller.calendar).await?;
                 let (now, was) = (
                     caller.calendar.local_time(ride.depart_at),
                     caller.calendar.local_time(before.depart_at),
                 );
-                writes.extend(ride_chat(
-                    &ride,
-                    format!("The ride now leaves {now} (it was {was})."),
-                    caller.now,
-                ));
+                let (chat, message) =
+                    ride_chat(&ride, format!("The ride now leaves {now} (it was {was})."), caller.now);
+                writes.extend(chat);
+                told = Some(message);
             }
             if self.commit(writes, mail).await? {
+                if let Some(message) = told {
+                    self.tell(&ride, &message).await;
+                }
                 return Ok(RideView::new(&ride, caller.user.id, caller.now));
             }
         }
@@ -242,15 +245,17 @@ impl RideService {
             let live = self.live_requests(ride.id).await?;
             let first_part = &live[..live.len().min(CANCEL_CHUNK)];
             let mut writes = vec![rides::replace_ride(&ride)];
-            writes.extend(ride_chat(&ride, "The ride was cancelled.".into(), now));
+            let (chat, told) = ride_chat(&ride, "The ride was cancelled.".into(), now);
+            writes.extend(chat);
             let (mut more, mail) = self.settle(&ride, first_part, cause, calendar).await?;
             writes.append(&mut more);
             if self.commit(writes, mail).await? {
-                cancelled = Some((ride, first_part.len()));
+                cancelled = Some((ride, first_part.len(), told));
                 break;
             }
         }
-        let (ride, mut settled) = cancelled.ok_or_else(contended)?;
+        let (ride, mut settled, told) = cancelled.ok_or_else(contended)?;
+        self.tell(&ride, &told).await;
         // The requests beyond the first transaction, and any join that landed between the read
         // and the cancellation (none lands after it: a join checks that the ride is open), until
         // none is left; each round reads again, so a rider leaving meanwhile only costs a round.

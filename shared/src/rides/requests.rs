@@ -186,7 +186,9 @@ impl RideService {
                 rides::move_request(&accepted, RequestStatus::Pending),
                 conversations::link(request.rider_id, ride.conversation_id),
             ];
-            writes.extend(ride_chat(&ride, format!("{} joined the ride.", request.rider_name), caller.now));
+            let (chat, told) =
+                ride_chat(&ride, format!("{} joined the ride.", request.rider_name), caller.now);
+            writes.extend(chat);
             let summary = self.summary(&ride, &caller.calendar);
             let mail = self
                 .mail_to(&[request.rider_id], |to| {
@@ -195,6 +197,7 @@ impl RideService {
                 .await?;
             if self.commit(writes, mail).await? {
                 info!(ride_id = %ride.id, request_id = %request.id, "request accepted");
+                self.tell(&ride, &told).await;
                 if ride.kind == Kind::Request {
                     // The match stands either way; the other answers already show as declined.
                     if let Err(e) = self.decline_other_answers(&ride, &caller).await {
@@ -290,6 +293,7 @@ impl RideService {
             let left = RequestRecord { status: RequestStatus::Left, ..request.clone() };
             let mut writes = vec![rides::move_request(&left, request.status)];
             let had_seats = request.status == RequestStatus::Accepted;
+            let mut told = None;
             if had_seats {
                 let mut after = ride.clone();
                 match after.kind {
@@ -300,7 +304,9 @@ impl RideService {
                 after.version += 1;
                 writes.push(rides::replace_ride(&after));
                 writes.push(conversations::unlink(rider, after.conversation_id));
-                writes.extend(ride_chat(&after, format!("{rider_name} left the ride."), now));
+                let (chat, message) = ride_chat(&after, format!("{rider_name} left the ride."), now);
+                writes.extend(chat);
+                told = Some((after, message));
             }
             let summary = self.summary(&ride, calendar);
             let mail = self
@@ -310,6 +316,9 @@ impl RideService {
                 .await?;
             if self.commit(writes, mail).await? {
                 info!(ride_id = %ride.id, request_id = %request.id, "rider left");
+                if let Some((after, message)) = told {
+                    self.tell(&after, &message).await;
+                }
                 return Ok(());
             }
         }

@@ -5,14 +5,16 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use carpool::auth::hashing::Argon2Params;
+use carpool::chat::ChatService;
 use carpool::clock::{ManualClock, SystemClock};
 use carpool::config::AuthConfig;
 use carpool::documents::local::LocalDocuments;
 use carpool::domain::campus::Campus;
 use carpool::driver::{Documents, DriverService};
-use carpool::http::{local_router, AppState};
+use carpool::http::{local_router, AppState, Ports};
 use carpool::mail::jobs::MailDispatcher;
 use carpool::mail::{Mailer, Message};
+use carpool::push::local::LocalPusher;
 use carpool::repo::campuses;
 use carpool::rides::RideService;
 use carpool::seal::KeyRing;
@@ -61,6 +63,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub driver: Arc<DriverService>,
     pub rides: Arc<RideService>,
+    /// The chat use cases, for WebSocket frames (`connect`, `frame`).
+    pub chat: Arc<ChatService>,
+    /// Where frames to connections land (tests open connections on it).
+    pub sockets: Arc<LocalPusher>,
     pub keep: Option<tempfile::TempDir>,
     /// Where the app's local uploads land.
     pub uploads: tempfile::TempDir,
@@ -145,12 +151,21 @@ impl App {
         let uploads = tempfile::tempdir().unwrap();
         let keys = config.key_ring.clone().unwrap();
         let documents = LocalDocuments::new(uploads.path(), UPLOAD_BASE, keys, clock.clone());
-        let ports = Documents { uploads: Arc::new(documents.clone()), ocr: Arc::new(documents.clone()) };
-        let state = AppState::new(store.clone(), mail.clone(), clock.clone(), config, ports).unwrap();
+        let sockets = Arc::new(LocalPusher::default());
+        let ports = Ports {
+            store: store.clone(),
+            mailer: mail.clone(),
+            clock: clock.clone(),
+            documents: Documents { uploads: Arc::new(documents.clone()), ocr: Arc::new(documents.clone()) },
+            pusher: sockets.clone(),
+        };
+        let state = AppState::new(ports, config).unwrap();
         App {
             dispatcher: state.mail.clone(),
             driver: state.driver.clone(),
             rides: state.rides.clone(),
+            chat: state.chat.clone(),
+            sockets,
             router: local_router(state).merge(documents.router()),
             clock,
             mail,
@@ -212,7 +227,8 @@ impl App {
     pub async fn signed_in(&self, email: &str, remember_me: bool) -> String {
         let reg = self.register(email).await;
         assert_eq!(reg.status, StatusCode::ACCEPTED);
-        let token = reg.body["devVerificationToken"].as_str().unwrap().to_owned();
+        let token =
+            reg.body["devVerificationToken"].as_str().unwrap_or_else(|| panic!("{}", reg.body)).to_owned();
         assert_eq!(
             self.post("/api/auth/verify-email", json!({"token": token}), None).await.status,
             StatusCode::OK
@@ -268,6 +284,11 @@ pub async fn dynamo_prod() -> App {
 
 pub async fn embedded_prod() -> App {
     embedded_with(|config| config.dev_mode = false).await
+}
+
+/// The test ports over a store and a mailer: local license photos, and sockets nobody opened.
+pub fn test_ports(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<ManualClock>) -> Ports {
+    Ports { store, mailer, clock, documents: test_documents(), pusher: Arc::new(LocalPusher::default()) }
 }
 
 /// Defaults with cheap hashing: the suite stays fast; the real parameters have unit tests. One

@@ -95,3 +95,16 @@ impl App {
 pub fn id(ride: &Value) -> String {
     ride["id"].as_str().unwrap().to_owned()
 }
+
+/// A driver's offer with one accepted rider: (driver, rider, ride id, conversation id).
+pub async fn ride_with_rider(app: &App) -> (String, String, String, String) {
+    let admin = app.admin("admin@example.edu").await;
+    let driver = app.ready_driver("drv@example.edu", &admin).await;
+    let ride = app.offer(&driver, 3).await;
+    let conversation = ride["conversationId"].as_str().unwrap().to_owned();
+    let ride = id(&ride);
+    let rider = app.signed_in("rider@example.edu", false).await;
+    let request = app.joined(&rider, &ride, 1).await;
+    assert_eq!(app.answer(&driver, &ride, &request, "accept").await.status, StatusCode::OK);
+    (driver, rider, ride, conversation)
+}
