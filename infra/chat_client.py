@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 import uuid
 
 from websockets.sync.client import connect
@@ -33,6 +34,7 @@ def main() -> None:
                 line = json.dumps({"action": "sendMessage", "conversationId": args.conversation,
                                    "body": line, "clientMessageId": str(uuid.uuid4())})
             socket.send(line)
+        time.sleep(1)  # input ended: the last answers still print
 
 
 if __name__ == "__main__":

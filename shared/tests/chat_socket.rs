@@ -113,7 +113,8 @@ async fn every_members_connections_get_each_message_and_outsiders_nothing(app: A
     // Closed connections are forgotten.
     app.chat.disconnect(&driver_laptop.id).await.unwrap();
     let driver_id: ulid::Ulid = app.user_id("drv@example.edu").await.parse().unwrap();
-    assert_eq!(connections::of_user(app.store.as_ref(), driver_id).await.unwrap(), [driver_phone.id.clone()]);
+    let open = connections::of_user(app.store.as_ref(), driver_id).await.unwrap();
+    assert_eq!(open.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), [driver_phone.id.clone()]);
 }
 
 async fn bad_frames_get_error_frames_and_the_connection_stays_open(app: App) {
@@ -166,7 +167,24 @@ async fn handshakes_need_a_live_session_and_signing_out_everywhere_closes_socket
     app.clock.advance(Duration::hours(13));
     assert!(matches!(connect(&app, &stale).await, Err(AppError::Unauthenticated)));
 
-    let rider = app.sign_in("rider@example.edu").await;
+    // Signing out, or revoking a session, closes that session's connections only.
+    let kept = app.sign_in("rider@example.edu").await;
+    let ending = app.sign_in("rider@example.edu").await;
+    let mut kept_socket = connect(&app, &kept).await.unwrap();
+    let mut ending_socket = connect(&app, &ending).await.unwrap();
+    assert_eq!(app.post("/api/auth/signout", json!({}), Some(&ending)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(ending_socket.drain(), [json!({"close": true})]);
+    assert!(kept_socket.drain().is_empty());
+    // Changing the password ends the other sessions, and closes their connections.
+    let other = app.sign_in("rider@example.edu").await;
+    let mut other_socket = connect(&app, &other).await.unwrap();
+    let change = json!({"currentPassword": PASSWORD, "password": "quartz lantern meadow echo"});
+    assert_eq!(app.post("/api/auth/password/change", change, Some(&kept)).await.status, StatusCode::OK);
+    assert_eq!(other_socket.drain(), [json!({"close": true})]);
+    assert!(kept_socket.drain().is_empty(), "the session that changed it keeps its connection");
+    drop(kept_socket);
+
+    let rider = kept;
     let mut phone = connect(&app, &rider).await.unwrap();
     let mut laptop = connect(&app, &rider).await.unwrap();
     assert_eq!(
@@ -189,8 +207,10 @@ async fn gone_connections_are_forgotten_and_members_away_get_one_digest_an_hour(
     let (driver, rider, _, conversation) = ride_with_rider(&app).await;
     let rider_phone = connect(&app, &rider).await.unwrap();
     let driver_phone = connect(&app, &driver).await.unwrap();
-    // The rider's phone went away without a `$disconnect`: its next push is Gone.
+    // The rider's phone went away without a `$disconnect`: its next push is Gone. (Within 10 s
+    // of its handshake, Gone is taken for a handshake still under way, and it is kept.)
     app.sockets.forget(&rider_phone.id);
+    app.clock.advance(Duration::seconds(11));
     let secret = format!("{} and the rest of a long message that must not be mailed whole", "x".repeat(60));
     assert_eq!(frame(&app, &driver_phone, send_frame(&conversation, &secret, "d-1")).await, None);
     let rider_id: ulid::Ulid = app.user_id("rider@example.edu").await.parse().unwrap();

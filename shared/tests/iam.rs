@@ -288,11 +288,14 @@ fn granted() -> BTreeMap<String, Actions> {
 /// socket (it is in another container, or closed), so a push to it answers Gone, and the
 /// function forgets it: what delivering to a connection costs, in full.
 async fn online(base: &App, email: &str) {
+    let user = base.user_id(email).await.parse().unwrap();
+    let sessions = carpool::repo::sessions::list(base.store.as_ref(), user).await.unwrap();
     let record = ConnectionRecord {
         id: ulid::Ulid::new().to_string(),
-        user_id: base.user_id(email).await.parse().unwrap(),
-        session: "iam".into(),
-        connected_at: base.clock.now(),
+        user_id: user,
+        session: sessions[0].0.clone(),
+        // Past its handshake: a Gone answer means it is gone.
+        connected_at: base.clock.now() - Duration::minutes(1),
     };
     base.store.write(connections::put(&record)).await.unwrap();
 }
@@ -417,6 +420,8 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 app.post("/api/auth/password/forgot", json!({"email": "pass@example.edu"}), None).await;
             assert_eq!(forgot.status, StatusCode::ACCEPTED);
             let token = token_in(&app.mail.to("pass@example.edu").pop().unwrap());
+            // A reset (and a change) closes the WebSocket connections of the sessions it ends.
+            online(base, "pass@example.edu").await;
             let reset = json!({"token": token, "password": "a brand new passphrase 8"});
             assert_eq!(app.post("/api/auth/password/reset", reset, None).await.status, StatusCode::OK);
             assert_eq!(base.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
@@ -653,6 +658,7 @@ async fn exercise_sweep(base: &App) -> Actions {
     let answer = base.joined(&expiring, &asked, 1).await;
     assert_eq!(base.answer(&asker, &asked, &answer, "accept").await.status, StatusCode::OK);
     base.clock.advance(Duration::days(1));
+    base.sign_in("iam-sweep-3@example.edu").await;
     online(base, "iam-sweep-3@example.edu").await;
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();

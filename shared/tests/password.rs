@@ -136,6 +136,8 @@ async fn change_needs_the_current_password_and_keeps_this_session(app: App) {
     let ok = change(PASSWORD, NEW).await;
     assert_eq!((ok.status, &ok.body), (StatusCode::OK, &json!({"changed": true})));
     assert_eq!(app.get("/api/auth/session", Some(&here)).await.status, StatusCode::OK, "this session stays");
+    // Also past the session cache: a request that reads the session from the store.
+    assert_eq!(app.get("/api/auth/sessions", Some(&here)).await.status, StatusCode::OK, "in the store too");
     assert_eq!(app.get("/api/auth/session", Some(&elsewhere)).await.status, StatusCode::UNAUTHORIZED);
     let signin =
         app.post("/api/auth/signin", json!({"email": "zed@example.edu", "password": NEW}), None).await;

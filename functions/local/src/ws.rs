@@ -30,6 +30,9 @@ const LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 /// `ChatService::frame` does); a larger one closes the connection (1009), as in AWS.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// How long one frame may take to write before the client is taken for gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// WebSocket close codes (RFC 6455 §7.4.1).
 const GOING_AWAY: u16 = 1001;
 const POLICY_VIOLATION: u16 = 1008;
@@ -67,9 +70,32 @@ async fn upgrade(
         sockets.pusher.forget(&id);
         return e.into_response();
     }
+    // A handshake hyper could not finish after all: the connection never opens.
+    let (failed_id, failed_sockets) = (id.clone(), sockets.clone());
     handshake
         .max_message_size(MAX_READ_BYTES)
+        .on_failed_upgrade(move |_| {
+            tokio::spawn(async move { failed_sockets.forget(&failed_id).await });
+        })
         .on_upgrade(move |socket| run(sockets, socket, id, outgoing, hold))
+}
+
+impl Sockets {
+    /// A closed connection: gone from the pusher and the store.
+    async fn forget(&self, id: &str) {
+        self.pusher.forget(id);
+        if let Err(e) = self.chat.disconnect(id).await {
+            tracing::warn!(connection = %id, error = %e, "closed connection not forgotten");
+        }
+    }
+}
+
+/// What the connection does next.
+enum Step {
+    Write(Message),
+    Wait,
+    Close(u16, &'static str),
+    End,
 }
 
 /// One open connection: client frames answered in order, pushed frames written as they come.
@@ -84,52 +110,41 @@ async fn run(
     let lifetime = tokio::time::sleep(LIFETIME);
     let idle = tokio::time::sleep(IDLE);
     tokio::pin!(lifetime, idle);
-    let close =
-        |code: u16, reason: &'static str| Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+    let answer =
+        |reply: Option<String>| reply.map_or(Step::Wait, |reply| Step::Write(Message::Text(reply.into())));
     loop {
-        let write = tokio::select! {
+        let step = tokio::select! {
             incoming = stream.next() => {
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE);
                 match incoming {
-                    Some(Ok(Message::Text(text))) => sockets.chat.frame(&id, text.as_str()).await.map(|reply| Message::Text(reply.into())),
-                    Some(Ok(Message::Binary(bytes))) => {
-                        let text = String::from_utf8_lossy(&bytes);
-                        sockets.chat.frame(&id, &text).await.map(|reply| Message::Text(reply.into()))
-                    }
+                    Some(Ok(Message::Text(text))) => answer(sockets.chat.frame(&id, text.as_str()).await),
+                    Some(Ok(Message::Binary(bytes))) => answer(sockets.chat.frame(&id, &String::from_utf8_lossy(&bytes)).await),
                     // Pings are answered by the library; a pong only counts as activity.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Wait,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => Step::End,
                 }
             }
             pushed = outgoing.recv() => match pushed {
-                Some(Outgoing::Frame(text)) => Some(Message::Text(text.into())),
+                Some(Outgoing::Frame(text)) => Step::Write(Message::Text(text.into())),
                 // Closed by the server (a revoked session), or forgotten.
-                Some(Outgoing::Close) | None => {
-                    let _ = sink.send(close(POLICY_VIOLATION, "session ended")).await;
-                    break;
-                }
+                Some(Outgoing::Close) | None => Step::Close(POLICY_VIOLATION, "session ended"),
             },
-            () = &mut idle => {
-                let _ = sink.send(close(GOING_AWAY, "idle for 10 minutes")).await;
-                break;
-            }
-            () = &mut lifetime => {
-                let _ = sink.send(close(GOING_AWAY, "open for 2 hours")).await;
-                break;
-            }
-            () = hold.stopping() => {
-                let _ = sink.send(close(GOING_AWAY, "server stopping")).await;
-                break;
-            }
+            () = &mut idle => Step::Close(GOING_AWAY, "idle for 10 minutes"),
+            () = &mut lifetime => Step::Close(GOING_AWAY, "open for 2 hours"),
+            () = hold.stopping() => Step::Close(GOING_AWAY, "server stopping"),
         };
-        if let Some(message) = write {
-            if sink.send(message).await.is_err() {
-                break;
-            }
+        let message = match step {
+            Step::Write(message) => message,
+            Step::Wait => continue,
+            Step::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+            Step::End => break,
+        };
+        let closing = matches!(message, Message::Close(_));
+        // A client that stops reading would hold this task (and the server's stop) forever.
+        let written = tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await;
+        if closing || !matches!(written, Ok(Ok(()))) {
+            break;
         }
     }
-    sockets.pusher.forget(&id);
-    if let Err(e) = sockets.chat.disconnect(&id).await {
-        tracing::warn!(connection = %id, error = %e, "closed connection not forgotten");
-    }
+    sockets.forget(&id).await;
 }

@@ -325,6 +325,7 @@ impl AuthService {
             Err(StoreError::ConditionFailed { .. }) => return Err(AppError::NotFound),
             other => other?,
         }
+        self.close_connections(current.user_id, |session| session == digest).await;
         let email = current.loaded.user.email.clone();
         self.audit(
             AuditAction::SessionRevoked,
@@ -357,7 +358,7 @@ impl AuthService {
         let count = deletes.len();
         self.write_in_chunks(deletes).await?;
         let (user, email) = (current.user_id, current.loaded.user.email.clone());
-        self.close_connections(user).await;
+        self.close_connections(user, |_| true).await;
         self.audit(
             AuditAction::SignedOutEverywhere,
             Some(user),
@@ -369,19 +370,21 @@ impl AuthService {
         Ok(())
     }
 
-    /// Closes a user's open WebSocket connections (their frames would be refused anyway, as
-    /// their session is gone; this ends them at once). A failure leaves that to the next frame.
-    async fn close_connections(&self, user: Ulid) {
+    /// Closes the user's WebSocket connections opened under the sessions that `ended` (their
+    /// frames would be refused anyway; this also stops deliveries to them at once). A failure
+    /// leaves that to the connection's next frame.
+    pub(super) async fn close_connections(&self, user: Ulid, ended: impl Fn(&str) -> bool) {
         let Some(pusher) = &self.sockets else { return };
         let open = match connections::of_user(self.store.as_ref(), user).await {
             Ok(open) => open,
             Err(e) => return warn!(user_id = %user, error = %e, "connections not read"),
         };
-        for id in open {
-            if let Err(e) = pusher.close(&id).await {
+        for connection in open.iter().filter(|c| ended(&c.session)) {
+            let id = &connection.id;
+            if let Err(e) = pusher.close(id).await {
                 warn!(user_id = %user, connection = %id, error = %e, "connection not closed");
             }
-            if let Err(e) = self.store.write(connections::delete(user, &id)).await {
+            if let Err(e) = self.store.write(connections::delete(user, id)).await {
                 warn!(user_id = %user, connection = %id, error = %e, "connection not forgotten");
             }
         }
@@ -417,9 +420,11 @@ impl AuthService {
     pub async fn sign_out(&self, cookie: &str) -> AppResult<()> {
         let (user_id, token) = parse_session_token(cookie).map_err(|_| AppError::Unauthenticated)?;
         self.session_cache.invalidate(&token.digest());
-        match self.store.write(vec![sessions::delete(user_id, &token.digest())]).await {
+        let digest = token.digest();
+        match self.store.write(vec![sessions::delete(user_id, &digest)]).await {
             Ok(()) => {
                 info!(user_id = %user_id, "signed out");
+                self.close_connections(user_id, |session| session == digest).await;
                 Ok(())
             }
             Err(StoreError::ConditionFailed { .. }) => Err(AppError::Unauthenticated),

@@ -94,6 +94,7 @@ impl AuthService {
             other => other?,
         }
         self.mail.wake();
+        self.close_connections(user.id, |_| true).await;
         self.audit(AuditAction::PasswordReset, Some(user.id), &user.email, client, None).await;
         self.issue_device_cookie(&UserRecord { password_stamp: Some(stamp), ..user })
     }
@@ -116,12 +117,18 @@ impl AuthService {
         self.check_new_password(&user, password)?;
         let hash = self.hash(password.to_owned()).await?;
         // A new stamp: reset links issued before the change die.
-        let changed =
-            attrs([("passwordHash", hash.into()), (PASSWORD_STAMP, stamp_value(Some(Ulid::new())))]);
-        let mut writes = vec![accounts::update_user(user.id, changed), self.password_changed_mail(&user)?];
+        let stamp = Ulid::new();
+        let changed = attrs([("passwordHash", hash.into()), (PASSWORD_STAMP, stamp_value(Some(stamp)))]);
+        let mut writes = vec![
+            accounts::update_user(user.id, changed),
+            // This session lives on under the new password.
+            sessions::restamp(user.id, &session.digest, stamp),
+            self.password_changed_mail(&user)?,
+        ];
         writes.extend(self.session_deletes(&user, Some(&session.digest)).await?);
         self.write_in_chunks(writes).await?;
         self.mail.wake();
+        self.close_connections(user.id, |other| other != session.digest).await;
         self.audit(AuditAction::PasswordChanged, Some(user.id), &user.email, client, None).await;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Delivery of a stored message: a `message` frame to every open connection of every member,
 //! concurrently and bounded; connections that answer Gone are forgotten (never the one the
-//! message came from, which is live); members with no open connection get a digest mail of
+//! message came from, which is live, nor one still in its handshake); members with no open connection get a digest mail of
 //! their unread messages, at most one per conversation an hour.
 //!
 //! Delivery never fails a send: the message is stored already, and a member who missed a frame
@@ -12,9 +12,10 @@ use crate::mail::chat_templates::{self, Preview};
 use crate::mail::jobs::{Job, MailQueue};
 use crate::mail::ride_templates::Recipient;
 use crate::push::{PushError, Pusher};
+use crate::repo::accounts;
+use crate::repo::connections::{self, ConnectionRecord};
 use crate::repo::conversations::{self as conversation_repo, ConversationKind, ConversationRecord};
 use crate::repo::messages::{self, MessageKind, MessageRecord};
-use crate::repo::{accounts, connections};
 use crate::store::{Store, StoreError};
 use futures::stream::{self, StreamExt};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ const LOOKUPS: usize = 8;
 const PUSHES: usize = 32;
 /// Unread messages a digest previews.
 const PREVIEWS: usize = 5;
+/// How long after `$connect` a connection may still answer Gone without being gone.
+const HANDSHAKE: time::Duration = time::Duration::seconds(10);
 
 /// What one delivery did, for the sender's log line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,17 +119,20 @@ impl Delivery {
     ) -> (Delivered, Vec<Ulid>) {
         let frame =
             serde_json::json!({ "type": "message", "message": MessageView::from(message) }).to_string();
-        let lookups: Vec<(Ulid, Result<Vec<String>, StoreError>)> = stream::iter(members.iter().copied())
-            .map(|member| async move { (member, connections::of_user(self.store.as_ref(), member).await) })
-            .buffer_unordered(LOOKUPS)
-            .collect()
-            .await;
+        let lookups: Vec<(Ulid, Result<Vec<ConnectionRecord>, StoreError>)> =
+            stream::iter(members.iter().copied())
+                .map(
+                    |member| async move { (member, connections::of_user(self.store.as_ref(), member).await) },
+                )
+                .buffer_unordered(LOOKUPS)
+                .collect()
+                .await;
         let mut targets = Vec::new();
         let mut away = Vec::new();
         for (member, found) in lookups {
             match found {
-                Ok(ids) if ids.is_empty() => away.push(member),
-                Ok(ids) => targets.extend(ids.into_iter().map(|id| (member, id))),
+                Ok(open) if open.is_empty() => away.push(member),
+                Ok(open) => targets.extend(open.into_iter().map(|c| (member, c))),
                 // Unknown: neither pushed nor mailed; they catch up when they open the app.
                 Err(e) => warn!(user_id = %member, error = %e, "connections not read"),
             }
@@ -134,14 +140,14 @@ impl Delivery {
         let frame = frame.as_str();
         let results: Vec<(Ulid, Push)> = stream::iter(targets)
             .map(|(member, connection)| async move {
-                let outcome = match self.pusher.send(&connection, frame).await {
+                let outcome = match self.pusher.send(&connection.id, frame).await {
                     Ok(()) => Push::Taken,
-                    Err(PushError::Gone) if Some(connection.as_str()) != from => {
-                        self.forget(member, &connection).await;
+                    Err(PushError::Gone) if self.forgettable(&connection, from) => {
+                        self.forget(member, &connection.id).await;
                         Push::Gone
                     }
                     Err(e) => {
-                        warn!(user_id = %member, connection = %connection, error = %e, "frame not delivered");
+                        warn!(user_id = %member, connection = %connection.id, error = %e, "frame not delivered");
                         Push::Failed
                     }
                 };
@@ -168,6 +174,13 @@ impl Delivery {
         (delivered, away)
     }
 
+    /// Whether a connection that answered Gone is gone for good: not the one the message came
+    /// from (it is live), nor one still in its handshake (API Gateway answers Gone until its
+    /// `$connect` has returned).
+    fn forgettable(&self, connection: &ConnectionRecord, from: Option<&str>) -> bool {
+        Some(connection.id.as_str()) != from && connection.connected_at + HANDSHAKE <= self.clock.now()
+    }
+
     /// A connection that answered Gone: its records go (a failure only leaves them to expire).
     async fn forget(&self, user: Ulid, connection: &str) {
         if let Err(e) = self.store.write(connections::delete(user, connection)).await {
@@ -188,14 +201,19 @@ impl Delivery {
         }
         let read =
             conversation_repo::get_link(store, member, conversation.id).await?.and_then(|l| l.last_read);
-        let unread: Vec<MessageRecord> = messages::since(store, conversation.id, read, 4 * PREVIEWS)
-            .await?
+        // The newest messages back to the read marker, then in sending order.
+        let (newest, _) = messages::history(store, conversation.id, None, 4 * PREVIEWS).await?;
+        let mut unread: Vec<MessageRecord> = newest
             .into_iter()
+            .take_while(|m| read.is_none_or(|read| m.id > read))
             .filter(|m| m.kind == MessageKind::User && m.sender_id != Some(member))
             .collect();
         if unread.is_empty() {
             return Ok(false);
         }
+        let more = unread.len() > PREVIEWS;
+        unread.truncate(PREVIEWS);
+        unread.reverse();
         let users = accounts::users_by_id(store, &[member]).await?;
         let Some(user) = users.get(&member).filter(|u| u.email_verified) else {
             return Ok(false);
@@ -205,7 +223,7 @@ impl Delivery {
             ConversationKind::Direct => format!("your chat with {}", unread[0].sender_name),
         };
         let previews: Vec<Preview> =
-            unread.iter().take(PREVIEWS).map(|m| Preview { sender: &m.sender_name, body: &m.body }).collect();
+            unread.iter().map(|m| Preview { sender: &m.sender_name, body: &m.body }).collect();
         let to = Recipient { email: &user.email, name: &user.name };
         let mail = chat_templates::unread_digest(
             &self.app_url,
@@ -213,7 +231,7 @@ impl Delivery {
             &conversation.id.to_string(),
             &place,
             &previews,
-            unread.len() > PREVIEWS,
+            more,
         );
         let now = self.clock.now();
         let writes = vec![

@@ -10,6 +10,7 @@ use super::ChatService;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::repo::connections::{self, ConnectionRecord};
+use crate::store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -62,7 +63,11 @@ impl ChatService {
             session,
             connected_at: caller.now,
         };
-        self.store.write(connections::put(&record)).await?;
+        match self.store.write(connections::put(&record)).await {
+            // The session ended meanwhile.
+            Err(StoreError::ConditionFailed { .. }) => return Err(AppError::Unauthenticated),
+            other => other?,
+        }
         info!(connection = %connection, user_id = %caller.user.id, "connected");
         Ok(())
     }

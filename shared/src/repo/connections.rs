@@ -1,11 +1,12 @@
-//! Open WebSocket connections. Each has two items, written and deleted together:
-//! `CONN#<connectionId>` / `CONN` (whose connection a frame came from, and under which session)
-//! and `USER#<userId>` / `CONN#<connectionId>` (a user's connections are one Query, for
-//! delivery). Both expire a little after API Gateway's 2-hour limit on a connection, so one whose
+//! Open WebSocket connections. Each has two items holding the same record, written and deleted
+//! together: `CONN#<connectionId>` / `CONN` (whose connection a frame came from, and under which
+//! session) and `USER#<userId>` / `CONN#<connectionId>` (a user's connections are one Query, for
+//! delivery and for closing those of ended sessions). Both expire a little after API Gateway's 2-hour limit on a connection, so one whose
 //! `$disconnect` never ran is not kept; `$disconnect` and a `410 Gone` delete them.
 
 use super::{from_item, get_record, to_attrs};
 use crate::repo::accounts::user_partition;
+use crate::repo::sessions::session_key;
 use crate::store::{Cond, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -33,23 +34,16 @@ fn user_connection_key(user: Ulid, id: &str) -> Key {
     Key::new(user_partition(user), format!("CONN#{id}"))
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserConnection {
-    id: String,
-}
-
+/// The connection's items, on condition that its session is still there: a session ended
+/// between the handshake's check and this write leaves no connection behind.
 pub fn put(connection: &ConnectionRecord) -> Vec<Write> {
     let expires = (connection.connected_at + LIFETIME).unix_timestamp();
-    let by_user = UserConnection { id: connection.id.clone() };
+    let item = |key| Item::new(key, to_attrs(connection)).expiring(expires);
     vec![
+        Write::Check { key: session_key(connection.user_id, &connection.session), cond: Cond::Exists },
+        Write::Put { item: item(connection_key(&connection.id)), cond: Cond::Always },
         Write::Put {
-            item: Item::new(connection_key(&connection.id), to_attrs(connection)).expiring(expires),
-            cond: Cond::Always,
-        },
-        Write::Put {
-            item: Item::new(user_connection_key(connection.user_id, &connection.id), to_attrs(&by_user))
-                .expiring(expires),
+            item: item(user_connection_key(connection.user_id, &connection.id)),
             cond: Cond::Always,
         },
     ]
@@ -66,9 +60,8 @@ pub async fn get(store: &dyn Store, id: &str) -> Result<Option<ConnectionRecord>
     get_record(store, connection_key(id)).await
 }
 
-/// The ids of a user's open connections.
-pub async fn of_user(store: &dyn Store, user: Ulid) -> Result<Vec<String>, StoreError> {
+/// A user's open connections.
+pub async fn of_user(store: &dyn Store, user: Ulid) -> Result<Vec<ConnectionRecord>, StoreError> {
     let query = Query::new(user_partition(user), SkRange::Prefix("CONN#".into()));
-    let items = super::query_all(store, query).await?;
-    items.iter().map(|item| from_item::<UserConnection>(item).map(|c| c.id)).collect()
+    super::query_all(store, query).await?.iter().map(from_item).collect()
 }
