@@ -236,7 +236,7 @@ async fn direct_conversations_are_one_per_pair_and_respect_blocks(app: App) {
     );
     let own = app.post("/api/chat/conversations", json!({"userId": a_id}), Some(&a)).await;
     assert_eq!((own.status, own.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"));
-    app.signed_in("x@other.edu", false).await;
+    let x = app.signed_in("x@other.edu", false).await;
     let x_id = app.user_id("x@other.edu").await;
     assert_eq!(
         app.post("/api/chat/conversations", json!({"userId": x_id}), Some(&a)).await.status,
@@ -244,6 +244,9 @@ async fn direct_conversations_are_one_per_pair_and_respect_blocks(app: App) {
     );
     let conversation = first.body["conversation"]["id"].as_str().unwrap().to_owned();
     assert_eq!(send(&app, &a, &conversation, "hello", "h1").await.status, StatusCode::CREATED);
+    // Another campus's user, holding the id: not found, like any id they may not see.
+    assert_eq!(messages(&app, &x, &conversation, "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(&app, &x, &conversation, "hi", "x1").await.status, StatusCode::NOT_FOUND);
     let blocked = app.post(&format!("/api/users/{a_id}/block"), json!({}), Some(&b)).await;
     assert_eq!(blocked.status, StatusCode::NO_CONTENT);
     let refused = send(&app, &a, &conversation, "hello?", "h2").await;
