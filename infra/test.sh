@@ -31,6 +31,8 @@ if ! curl -sf "http://127.0.0.1:$port/moto-api/" > /dev/null; then
   echo "moto did not answer on 127.0.0.1:$port within 30 s:"; cat target/moto.log; exit 1
 fi
 export CARPOOL_TEST_MOTO_URL="http://127.0.0.1:$port"
+# Tests that stop a DynamoDB mid-test start a moto of their own with this interpreter.
+export CARPOOL_TEST_MOTO_PYTHON="$PWD/$VENV/bin/python"
 echo "moto on $CARPOOL_TEST_MOTO_URL"
 
 step "Format and lints"

@@ -215,13 +215,30 @@ impl AppError {
     }
 }
 
+/// Seconds a client waits after a dependency failed or throttled.
+const DEPENDENCY_RETRY_AFTER_SECS: i64 = 1;
+
 impl From<StoreError> for AppError {
+    /// An outage or throttling of the store is the client's `503` (try again), reported here,
+    /// once; a condition that failed is the use case's to decide on before this.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadCursor => AppError::invalid("cursor is invalid"),
             StoreError::Contention => AppError::ServiceUnavailable { retry_after_secs: 1 },
+            StoreError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "store unavailable");
+                AppError::ServiceUnavailable { retry_after_secs: DEPENDENCY_RETRY_AFTER_SECS }
+            }
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<crate::documents::UploadError> for AppError {
+    /// S3 (presigning, reading an upload's first bytes) failed: `503`, reported once.
+    fn from(e: crate::documents::UploadError) -> Self {
+        tracing::error!(error = %e, "uploads unavailable");
+        AppError::ServiceUnavailable { retry_after_secs: DEPENDENCY_RETRY_AFTER_SECS }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::http::origin::OriginPolicy;
 use crate::http::{edge, router, AppState, Function, Ports};
 use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
+use crate::monitoring;
 use crate::push::apigw::ApiGatewayPusher;
 use crate::store::dynamo::DynamoStore;
 use lambda_http::aws_lambda_events::apigw::{
@@ -22,6 +23,7 @@ use lambda_http::http::header::{COOKIE, ORIGIN};
 use lambda_http::Body;
 use lambda_http::{service_fn, LambdaEvent};
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub use lambda_http::Error as LambdaError;
 
@@ -29,7 +31,14 @@ pub use lambda_http::Error as LambdaError;
 pub async fn serve(function: Function) -> Result<(), LambdaError> {
     let state =
         cold_start(function.name(), function.needs_key_ring(), function.needs_license_bucket()).await?;
-    lambda_http::run(router(state, &[function])).await
+    // Error reports of an invocation leave before it ends (Lambda freezes the process after).
+    let flushing =
+        axum::middleware::from_fn(|request: axum::extract::Request, next: axum::middleware::Next| async {
+            let response = next.run(request).await;
+            monitoring::flush().await;
+            response
+        });
+    lambda_http::run(router(state, &[function]).layer(flushing)).await
 }
 
 /// The mailer: delivers the mail jobs the table's stream reports, and everything due when the
@@ -37,8 +46,9 @@ pub async fn serve(function: Function) -> Result<(), LambdaError> {
 pub async fn serve_mailer() -> Result<(), LambdaError> {
     let mail = cold_start("mailer", true, false).await?.mail;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let mail = mail.clone();
-        async move { handle_mail_event(&mail, event).await }
+        let (mail, id, span) =
+            (mail.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
+        async move { invocation(&id, "mail", None, handle_mail_event(&mail, event).instrument(span)).await }
     }))
     .await
 }
@@ -61,7 +71,6 @@ pub async fn handle_mail_event(
             LambdaError::from("mail redrive failed")
         })?;
         tracing::info!(
-            request_id = %event.context.request_id,
             sent = summary.sent,
             nothing_to_send = summary.nothing_to_send,
             will_retry = summary.will_retry,
@@ -82,7 +91,6 @@ pub async fn handle_mail_event(
         }
     }
     tracing::info!(
-        request_id = %event.context.request_id,
         records = records.len(),
         failed = failures.len(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -97,8 +105,8 @@ pub async fn handle_mail_event(
 pub async fn serve_sweep() -> Result<(), LambdaError> {
     let driver = cold_start("license-sweep", true, false).await?.driver;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let driver = driver.clone();
-        async move { handle_sweep_event(&driver, event).await }
+        let (driver, id, span) = (driver.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
+        async move { invocation(&id, "sweep", None, handle_sweep_event(&driver, event).instrument(span)).await }
     }))
     .await
 }
@@ -106,7 +114,7 @@ pub async fn serve_sweep() -> Result<(), LambdaError> {
 /// One scheduled run of the sweep (the event's content does not matter). Answers what it did.
 pub async fn handle_sweep_event(
     driver: &DriverService,
-    event: LambdaEvent<serde_json::Value>,
+    _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, LambdaError> {
     let started = std::time::Instant::now();
     let summary = driver.sweep().await.map_err(|e| {
@@ -114,7 +122,6 @@ pub async fn handle_sweep_event(
         LambdaError::from("license sweep failed")
     })?;
     tracing::info!(
-        request_id = %event.context.request_id,
         examined = summary.examined,
         alerts_sent = summary.alerts_sent,
         expired = summary.expired,
@@ -138,7 +145,18 @@ pub async fn serve_chat_socket() -> Result<(), LambdaError> {
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
             let (chat, origins) = (chat.clone(), origins.clone());
-            async move { Ok::<_, LambdaError>(handle_socket_event(&chat, &origins, event.payload).await) }
+            let span = event_span(&event.context.request_id);
+            if let Some(id) = &event.payload.request_context.request_id {
+                span.record("apigw_request_id", id.as_str());
+            }
+            async move {
+                let context = &event.payload.request_context;
+                let route = context.route_key.clone().unwrap_or_default();
+                let apigw = context.request_id.clone();
+                let handled = handle_socket_event(&chat, &origins, event.payload).instrument(span);
+                let answer = invocation(&event.context.request_id, &route, apigw.as_deref(), handled).await;
+                Ok::<_, LambdaError>(answer)
+            }
         },
     ))
     .await
@@ -189,12 +207,12 @@ pub async fn serve_authorizer() -> Result<(), LambdaError> {
     let auth = state.auth;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
-            let auth = auth.clone();
-            async move {
+            let (auth, id, span) =
+                (auth.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
+            let decided = async move {
                 let started = std::time::Instant::now();
                 let response = edge::authorize(&auth, &event.payload).await;
                 tracing::info!(
-                    request_id = %event.context.request_id,
                     route = event.payload.route_key.as_deref().unwrap_or(""),
                     authorized = response.as_ref().is_ok_and(|r| r.is_authorized),
                     latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -205,9 +223,36 @@ pub async fn serve_authorizer() -> Result<(), LambdaError> {
                     LambdaError::from(e.code())
                 })
             }
+            .instrument(span);
+            async move { invocation(&id, "authorizer", None, decided).await }
         },
     ))
     .await
+}
+
+/// Runs an invocation's work (its error reports tagged with it), then sends those reports
+/// before it returns.
+async fn invocation<T>(
+    request_id: &str,
+    route: &str,
+    apigw_request_id: Option<&str>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let answer = monitoring::within(request_id, route, apigw_request_id, work).await;
+    monitoring::flush().await;
+    answer
+}
+
+/// The span of one invocation that is not an HTTP request (those get theirs from
+/// `request_log`): every line logged while handling it names the function and the invocation.
+fn event_span(request_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "event",
+        request_id,
+        function = crate::telemetry::function(),
+        apigw_request_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    )
 }
 
 async fn cold_start(
@@ -215,7 +260,7 @@ async fn cold_start(
     needs_key_ring: bool,
     needs_bucket: bool,
 ) -> Result<AppState, LambdaError> {
-    crate::telemetry::init();
+    crate::telemetry::init(name);
     let config = match LambdaConfig::from_env() {
         Ok(config) => config,
         Err(e) => {

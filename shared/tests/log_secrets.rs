@@ -204,8 +204,17 @@ async fn no_secret_is_logged() {
         && l["conversation_id"] == conversation.as_str()
         && l["connections"] == 1));
     assert!(lines.iter().any(|l| l["message"] == "frame" && l["action"] == "sendMessage"));
-    // The outbox did log its one line per message, without the token.
+    // The outbox did log its one line per message, without the token, the address masked.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
+    assert!(lines.iter().any(|l| l["to"] == "l***@example.edu"));
+    assert!(!text.contains(email), "an email address reached the logs");
+    // One line per request, naming the function and, once signed in, the user by id.
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    assert!(requests
+        .iter()
+        .all(|l| l["span"]["function"].is_string() && l["span"]["request_id"].is_string()));
+    let sent = requests.iter().find(|l| l["route"] == "/api/chat/conversations/{id}/messages").unwrap();
+    assert_eq!(sent["span"]["user_id"].as_str().unwrap().len(), 26, "{sent}");
 }
 
 /// The outbox mailer (whose log lines are under test), keeping a copy of each message.

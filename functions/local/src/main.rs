@@ -125,7 +125,7 @@ impl std::fmt::Display for Secs {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    carpool::telemetry::init();
+    carpool::telemetry::init("carpool-local");
     let args = Args::parse();
     let clock: Arc<dyn Clock> = match args.time_offset {
         Some(offset) => Arc::new(OffsetClock::new(Arc::new(SystemClock), offset)),

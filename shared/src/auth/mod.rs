@@ -265,6 +265,7 @@ impl AuthService {
             Some(hit) => hit,
             None => Arc::new(self.authenticate(cookie).await?.loaded),
         };
+        crate::telemetry::identify(loaded.user.id);
         let campus = self.user_campus(&loaded.user).await?;
         let today = campus_calendar(&campus)?.today(now);
         Ok(CurrentSession {
@@ -413,6 +414,7 @@ impl AuthService {
             }
         }
         self.cache_session(digest.clone(), loaded.clone());
+        crate::telemetry::identify(user_id);
         Ok(Authenticated { user_id, digest, loaded })
     }
 

@@ -75,6 +75,19 @@ pub(crate) fn valid_domain(domain: &str) -> bool {
         })
 }
 
+/// An address as logs and error reports may show it: the first character of the local part
+/// and the domain (`a***@example.edu`), enough to tell campuses and typos apart, not to mail
+/// anyone. Anything without an `@` is masked whole.
+pub fn masked(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +126,13 @@ mod tests {
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
         let local65 = format!("{}@uni.edu", "a".repeat(65));
         assert_eq!(Email::parse(&local65), Err(EmailError::Malformed));
+    }
+
+    #[test]
+    fn masked_addresses_keep_the_domain_only() {
+        assert_eq!(masked("alice.smith@example.edu"), "a***@example.edu");
+        assert_eq!(masked("Ünal@cs.example.edu"), "Ü***@cs.example.edu");
+        assert_eq!(masked("@example.edu"), "***@example.edu");
+        assert_eq!(masked("not an address"), "***");
     }
 }

@@ -85,13 +85,9 @@ impl DriverService {
                 continue;
             };
             let image_url = match &driver.last_scan {
-                Some(scan) => Some(
-                    self.documents
-                        .uploads
-                        .presign_get(&scan.object_key, IMAGE_LINK_LIFE)
-                        .await
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                ),
+                Some(scan) => {
+                    Some(self.documents.uploads.presign_get(&scan.object_key, IMAGE_LINK_LIFE).await?)
+                }
                 None => None,
             };
             reviews.push(ReviewEntry {

@@ -53,12 +53,8 @@ impl DriverService {
             .ok_or_else(|| AppError::InvalidUpload("contentLength must be 1 byte to 10 MiB".into()))?;
         self.limiter.hit(Rule::DriverUpload, &caller.user.id.to_string()).await?;
         let object_key = format!("{}{}.{extension}", user_prefix(caller.user.id), Ulid::new());
-        let ticket = self
-            .documents
-            .uploads
-            .presign_put(&object_key, content_type, length, UPLOAD_URL_LIFE)
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ticket =
+            self.documents.uploads.presign_put(&object_key, content_type, length, UPLOAD_URL_LIFE).await?;
         Ok(UploadGrant {
             upload_url: ticket.url,
             object_key,
@@ -81,13 +77,7 @@ impl DriverService {
         }
         let license = caller.driver.license.clone().ok_or(AppError::LicenseRequired)?;
         self.limiter.hit(Rule::DriverScan, &user.to_string()).await?;
-        let first = self
-            .documents
-            .uploads
-            .first_bytes(object_key, 16)
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .ok_or(AppError::NotFound)?;
+        let first = self.documents.uploads.first_bytes(object_key, 16).await?.ok_or(AppError::NotFound)?;
         let reading = if !looks_like_image(&first) {
             info!(user_id = %user, "scanned upload is not a JPEG or PNG");
             LicenseReading::default()

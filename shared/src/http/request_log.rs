@@ -1,11 +1,14 @@
 //! A request id on every response (`x-request-id`) and exactly one structured log line per
-//! request. The line holds method, route, status and latency: never bodies, cookies or query
-//! strings, which can carry secrets.
+//! request. The line holds method, route, status and latency, and from the request's span the
+//! function, API Gateway's request id and the signed-in user's id: never bodies, cookies, query
+//! strings (which can carry secrets) or emails.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -19,9 +22,20 @@ pub async fn request_log(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| request.uri().path().chars().take(256).collect(), |m| m.as_str().to_owned());
-    let span = tracing::info_span!("request", request_id = %id);
+    let apigw_request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        function = crate::telemetry::function(),
+        apigw_request_id = apigw_request_id.as_deref(),
+        user_id = tracing::field::Empty,
+    );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let handled = next.run(request).instrument(span.clone());
+    let mut response = crate::monitoring::within(&id, &route, apigw_request_id.as_deref(), handled).await;
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(

@@ -47,7 +47,7 @@ impl Mailer for OutboxMailer {
         let bytes = email.formatted();
         tokio::fs::write(&tmp, bytes).await.map_err(|e| MailError(e.to_string()))?;
         tokio::fs::rename(&tmp, &path).await.map_err(|e| MailError(e.to_string()))?;
-        tracing::info!(to = %message.to, subject = %message.subject, file = %name, "mail written to outbox");
+        tracing::info!(to = %crate::domain::email::masked(&message.to), subject = %message.subject, file = %name, "mail written to outbox");
         Ok(())
     }
 }

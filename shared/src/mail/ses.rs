@@ -43,7 +43,7 @@ impl Mailer for SesMailer {
             .await
             .map_err(|e| MailError(DisplayErrorContext(e).to_string()))?;
         tracing::info!(
-            to = %message.to,
+            to = %crate::domain::email::masked(&message.to),
             subject = %message.subject,
             message_id = sent.message_id().unwrap_or_default(),
             "mail sent with SES"

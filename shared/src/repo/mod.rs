@@ -55,7 +55,7 @@ pub(crate) fn to_attrs<T: Serialize>(record: &T) -> Attrs {
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
-        .map_err(|e| StoreError::Unavailable(format!("corrupt item {}/{}: {e}", item.key.pk, item.key.sk)))
+        .map_err(|e| StoreError::Corrupt(format!("corrupt item {}/{}: {e}", item.key.pk, item.key.sk)))
 }
 
 /// The record under `key`, read as a batch of one: every function reads with BatchGetItem only,

@@ -107,7 +107,7 @@ fn sdk<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(e: SdkE
 }
 
 fn sdk_build(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::Corrupt(e.to_string())
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -119,8 +119,7 @@ fn key_av(key: &Key) -> Av {
 }
 
 fn to_av(item: &Item) -> Result<Av, StoreError> {
-    let mut av: Av =
-        serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let mut av: Av = serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     av.extend(key_av(&item.key));
     for index in Index::ALL {
         if let Some(g) = item.index_key(index) {
@@ -143,7 +142,7 @@ fn text(av: &mut Av, name: &str) -> Option<String> {
 }
 
 fn from_av(mut av: Av) -> Result<Item, StoreError> {
-    let corrupt = || StoreError::Unavailable("item without string pk/sk".into());
+    let corrupt = || StoreError::Corrupt("item without string pk/sk".into());
     let key =
         Key { pk: text(&mut av, "pk").ok_or_else(corrupt)?, sk: text(&mut av, "sk").ok_or_else(corrupt)? };
     let mut index_key = |index: Index| {
@@ -158,7 +157,7 @@ fn from_av(mut av: Av) -> Result<Item, StoreError> {
         Some(AttributeValue::N(n)) => n.parse().ok(),
         _ => None,
     };
-    let attrs: Attrs = serde_dynamo::from_item(av).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let attrs: Attrs = serde_dynamo::from_item(av).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Item { key, gsi1, gsi2, expires_at, attrs })
 }
 
@@ -189,7 +188,7 @@ fn condition(cond: &Cond, now: i64) -> Result<Expr, StoreError> {
                 format!("{LIVE} AND (attribute_not_exists(#eq) OR attribute_type(#eq, :null))")
             } else {
                 let av = serde_dynamo::to_attribute_value(value)
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 expr.values.insert(":eq".into(), av);
                 format!("{LIVE} AND #eq = :eq")
             }
@@ -234,7 +233,7 @@ conditioned!(
 fn update_expr(set: &Attrs, expires_at: Option<i64>, cond: Expr) -> Result<(String, Expr), StoreError> {
     let mut expr = cond;
     let mut clauses = Vec::new();
-    let values: Av = serde_dynamo::to_item(set).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let values: Av = serde_dynamo::to_item(set).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     for (i, (name, value)) in values.into_iter().enumerate() {
         expr.names.insert(format!("#a{i}"), name);
         expr.values.insert(format!(":a{i}"), value);
@@ -251,7 +250,7 @@ fn update_expr(set: &Attrs, expires_at: Option<i64>, cond: Expr) -> Result<(Stri
 fn encode_cursor(key: &Av) -> Result<Cursor, StoreError> {
     let flat: HashMap<&str, &str> =
         key.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
-    let json = serde_json::to_vec(&flat).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let json = serde_json::to_vec(&flat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Cursor(B64.encode(json)))
 }
 
@@ -450,7 +449,7 @@ impl Store for DynamoStore {
                     return out
                         .attributes
                         .and_then(|a| a.get(attr).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
-                        .ok_or_else(|| StoreError::Unavailable("counter update returned no value".into()));
+                        .ok_or_else(|| StoreError::Corrupt("counter update returned no value".into()));
                 }
                 Err(StoreError::ConditionFailed { .. }) => {
                     let fresh =

@@ -244,9 +244,13 @@ pub enum StoreError {
     /// condition, the caller may re-read and try again.
     #[error("write kept conflicting with concurrent writes")]
     Contention,
-    /// The backend failed; the message is for logs only, never for clients.
+    /// The backend failed or throttled (the request may succeed later); the message is for logs
+    /// only, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// An item or a request that cannot be encoded or decoded: a bug, not an outage.
+    #[error("store data invalid: {0}")]
+    Corrupt(String),
 }
 
 #[async_trait]
