@@ -123,7 +123,9 @@ fn tag(mut event: Event<'static>) -> Event<'static> {
 /// Sends what this invocation captured before it ends (Lambda freezes the process after).
 pub async fn flush() {
     if let Some(client) = Hub::current().client().filter(|c| c.is_enabled()) {
-        let _ = tokio::task::spawn_blocking(move || client.flush(Some(FLUSH_TIMEOUT))).await;
+        // Bounded here too: the transport's HTTP calls have no timeout of their own.
+        let flushing = tokio::task::spawn_blocking(move || client.flush(Some(FLUSH_TIMEOUT)));
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT + Duration::from_millis(500), flushing).await;
     }
 }
 
@@ -162,39 +164,37 @@ fn scrub_value(value: &mut Value) {
     }
 }
 
-/// `text` with every email address in it masked (`a***@example.edu`).
+/// `text` with every email address in it masked (`a***@example.edu`): around each `@`, the
+/// local part (every character an address may have there) and the domain's labels, a dot that
+/// ends a sentence left out; `carpool@0.1.0` is no address (its domain does not end in a name).
 pub fn mask_emails(text: &str) -> Cow<'_, str> {
     if !text.contains('@') {
         return Cow::Borrowed(text);
     }
-    let is_part = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
+    const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-.";
+    let is_local = |c: char| c.is_alphanumeric() || LOCAL_SPECIALS.contains(c);
+    let is_domain = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let emit = |word: &mut String, out: &mut String| {
-        // A domain ends in a name (`.edu`), which tells `carpool@0.1.0` from an address.
-        let looks_like_address = word.split_once('@').is_some_and(|(local, domain)| {
-            let top = domain.rsplit_once('.').map(|(_, top)| top).unwrap_or_default();
-            !local.is_empty()
-                && !domain.contains('@')
-                && top.len() >= 2
-                && top.chars().all(char::is_alphabetic)
-        });
-        if looks_like_address {
-            out.push_str(&masked(word));
-        } else {
-            out.push_str(word);
+    let mut copied = 0;
+    for (i, &(at, c)) in chars.iter().enumerate() {
+        if c != '@' || at < copied {
+            continue;
         }
-        word.clear();
-    };
-    for c in text.chars() {
-        if is_part(c) || c == '@' {
-            word.push(c);
-        } else {
-            emit(&mut word, &mut out);
-            out.push(c);
+        let start = chars[..i].iter().rev().take_while(|(_, c)| is_local(*c)).last().map_or(at, |(p, _)| *p);
+        let end_chars = chars[i + 1..].iter().take_while(|(_, c)| is_domain(*c)).count();
+        let mut domain = &text[at + 1..chars.get(i + 1 + end_chars).map_or(text.len(), |(p, _)| *p)];
+        domain = domain.trim_end_matches(['.', '-']);
+        let top = domain.rsplit_once('.').map(|(_, top)| top).unwrap_or_default();
+        let is_address = start < at && top.len() >= 2 && top.chars().all(char::is_alphabetic);
+        if is_address && start >= copied {
+            let end = at + 1 + domain.len();
+            out.push_str(&text[copied..start]);
+            out.push_str(&masked(&text[start..end]));
+            copied = end;
         }
     }
-    emit(&mut word, &mut out);
+    out.push_str(&text[copied..]);
     Cow::Owned(out)
 }
 
@@ -212,6 +212,9 @@ mod tests {
         );
         assert_eq!(mask_emails("@handle and a@b"), "@handle and a@b");
         assert_eq!(mask_emails("carpool@0.1.0"), "carpool@0.1.0");
+        assert_eq!(mask_emails("from john_o'neil+x@example.edu."), "from j***@example.edu.");
+        // `#` may be in an address: over-masking a key is safe.
+        assert_eq!(mask_emails("EMAIL#sam@example.edu/EMAIL"), "E***@example.edu/EMAIL");
     }
 
     #[test]

@@ -21,7 +21,7 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .with_writer(writer);
+        .with_writer(MaskingWriter(writer));
     let monitoring = crate::monitoring::enabled().then(sentry::integrations::tracing::layer);
     tracing_subscriber::registry().with(filter).with(lines).with(monitoring)
 }
@@ -48,4 +48,34 @@ pub fn function() -> &'static str {
 pub fn identify(user: ulid::Ulid) {
     tracing::Span::current().record("user_id", tracing::field::display(user));
     crate::monitoring::identify(user);
+}
+
+/// Log lines with email addresses masked, whatever logged them (an error from SES or a key
+/// quoted in a store error may hold one): the JSON formatter writes each line whole.
+struct MaskingWriter<W>(W);
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for MaskingWriter<W> {
+    type Writer = Masking<W::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        Masking(self.0.make_writer())
+    }
+}
+
+struct Masking<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Masking<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(bytes) {
+            Ok(line) if line.contains('@') => {
+                self.0.write_all(crate::monitoring::mask_emails(line).as_bytes())?;
+                Ok(bytes.len())
+            }
+            _ => self.0.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -162,3 +162,37 @@ async fn dynamodb_stopped_mid_test_is_a_503() {
     moto.wait().unwrap();
     refused_while_down(&app, &driver, &rider).await;
 }
+
+/// How DynamoDB's refusals are told apart: throttling and failures are outages (`503`, the
+/// request may succeed later), anything else is a bug (`500`, no retry mends it).
+#[tokio::test]
+async fn throttling_is_an_outage_and_other_refusals_are_bugs() {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
+    use aws_sdk_dynamodb::types::error::{ProvisionedThroughputExceededException, ResourceNotFoundException};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    let throttled = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+        BatchGetItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("slow down")
+                .meta(ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build())
+                .build(),
+        )
+    });
+    let missing = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+        BatchGetItemError::ResourceNotFoundException(
+            ResourceNotFoundException::builder()
+                .message("no such table")
+                .meta(ErrorMetadata::builder().code("ResourceNotFoundException").build())
+                .build(),
+        )
+    });
+    let no_retries = |c: aws_sdk_dynamodb::config::Builder| {
+        c.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+    };
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&throttled, &missing], no_retries);
+    let store = DynamoStore::new(client, "carpool", Arc::new(ManualClock::starting_now()));
+    let key = [Key::new("USER#1", "PROFILE")];
+    assert!(matches!(store.get_many(&key).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(store.get_many(&key).await, Err(StoreError::Corrupt(_))));
+}

@@ -71,6 +71,11 @@ impl UploadStore for S3Uploads {
                 Ok(Some(bytes))
             }
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            // Without s3:ListBucket (not granted), S3 answers a missing key with 403.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                tracing::warn!(key, "upload not readable: missing, or the role may not read it");
+                Ok(None)
+            }
             Err(e) => Err(UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))),
         }
     }

@@ -55,7 +55,15 @@ pub(crate) fn to_attrs<T: Serialize>(record: &T) -> Attrs {
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
-        .map_err(|e| StoreError::Corrupt(format!("corrupt item {}/{}: {e}", item.key.pk, item.key.sk)))
+        // The error's kind only: serde's message quotes the offending value, which may be a secret.
+        .map_err(|e| {
+            StoreError::Corrupt(format!(
+                "item {}/{} does not decode ({:?})",
+                item.key.pk,
+                item.key.sk,
+                e.classify()
+            ))
+        })
 }
 
 /// The record under `key`, read as a batch of one: every function reads with BatchGetItem only,

@@ -102,8 +102,37 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
     Ok(())
 }
 
-fn sdk<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+/// Error codes of a DynamoDB that is throttling or failing: the request may succeed later.
+const RETRYABLE: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// A failed call: no answer (network, timeout) or a throttling or failing DynamoDB is
+/// `Unavailable`; anything else DynamoDB refused (validation, a missing table, access denied) is
+/// a bug, `Corrupt`, which no retry mends. Of a refusal only its code and message are kept (the
+/// error's full form holds the raw response, which may quote item data).
+fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(refused) => {
+            let code = refused.code().unwrap_or("Unknown");
+            let detail = format!("{code}: {}", refused.message().unwrap_or_default());
+            if RETRYABLE.contains(&code) {
+                StoreError::Unavailable(detail)
+            } else {
+                StoreError::Corrupt(detail)
+            }
+        }
+        None => StoreError::Unavailable(DisplayErrorContext(e).to_string()),
+    }
 }
 
 fn sdk_build(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -503,7 +532,13 @@ impl DynamoStore {
                         return Err(StoreError::ConditionFailed { index });
                     }
                     if !codes.iter().any(|c| c == "TransactionConflict") {
-                        return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                        let cancelled = format!("transaction cancelled: {codes:?}");
+                        let throttled = codes.iter().any(|c| c.contains("Throttl") || c.contains("Exceeded"));
+                        return Err(if throttled {
+                            StoreError::Unavailable(cancelled)
+                        } else {
+                            StoreError::Corrupt(cancelled)
+                        });
                     }
                     if attempt + 1 == CONFLICT_ATTEMPTS {
                         return Err(StoreError::Contention);
