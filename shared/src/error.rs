@@ -103,6 +103,17 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Reports, once, where a request or frame ends, a failure its client cannot fix: a bug
+    /// (`Internal`, with its detail) or a dependency out (`ServiceUnavailable`, whose detail
+    /// the warning where it arose holds; Sentry keeps it as the report's breadcrumb).
+    pub fn report(&self) {
+        match self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            AppError::ServiceUnavailable { .. } => tracing::error!("dependency unavailable"),
+            _ => {}
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::InvalidRequest(_) => "invalid_request",
@@ -219,14 +230,15 @@ impl AppError {
 const DEPENDENCY_RETRY_AFTER_SECS: i64 = 1;
 
 impl From<StoreError> for AppError {
-    /// An outage or throttling of the store is the client's `503` (try again), reported here,
-    /// once; a condition that failed is the use case's to decide on before this.
+    /// An outage or throttling of the store is the client's `503` (try again); its detail is
+    /// logged here as a warning, which the report where the request ends (`AppError::report`)
+    /// carries along. A condition that failed is the use case's to decide on before this.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadCursor => AppError::invalid("cursor is invalid"),
             StoreError::Contention => AppError::ServiceUnavailable { retry_after_secs: 1 },
             StoreError::Unavailable(detail) => {
-                tracing::error!(error = %detail, "store unavailable");
+                tracing::warn!(error = %detail, "store unavailable");
                 AppError::ServiceUnavailable { retry_after_secs: DEPENDENCY_RETRY_AFTER_SECS }
             }
             other => AppError::Internal(other.to_string()),
@@ -235,9 +247,10 @@ impl From<StoreError> for AppError {
 }
 
 impl From<crate::documents::UploadError> for AppError {
-    /// S3 (presigning, reading an upload's first bytes) failed: `503`, reported once.
+    /// S3 (presigning, reading an upload's first bytes) failed: `503`, its detail logged as
+    /// for the store.
     fn from(e: crate::documents::UploadError) -> Self {
-        tracing::error!(error = %e, "uploads unavailable");
+        tracing::warn!(error = %e, "uploads unavailable");
         AppError::ServiceUnavailable { retry_after_secs: DEPENDENCY_RETRY_AFTER_SECS }
     }
 }

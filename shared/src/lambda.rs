@@ -1,18 +1,19 @@
 //! Cold start of a Lambda function: configuration checked once, AWS clients built once per
 //! container, then the function's router (or the authorizer's handler) served.
 
+use crate::auth::AuthService;
 use crate::chat::ChatService;
 use crate::clock::SystemClock;
 use crate::config::LambdaConfig;
 use crate::documents::s3::S3Uploads;
 use crate::documents::textract::TextractOcr;
 use crate::driver::{Documents, DriverService};
-use crate::error::AppError;
 use crate::http::cookies::find_session_cookie;
 use crate::http::origin::OriginPolicy;
 use crate::http::{edge, router, AppState, Function, Ports};
 use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
+use crate::metrics;
 use crate::monitoring;
 use crate::push::apigw::ApiGatewayPusher;
 use crate::store::dynamo::DynamoStore;
@@ -31,10 +32,12 @@ pub use lambda_http::Error as LambdaError;
 pub async fn serve(function: Function) -> Result<(), LambdaError> {
     let state =
         cold_start(function.name(), function.needs_key_ring(), function.needs_license_bucket()).await?;
-    // Error reports of an invocation leave before it ends (Lambda freezes the process after).
+    // Error reports and metrics of an invocation leave before it ends (Lambda freezes the
+    // process after).
     let flushing =
         axum::middleware::from_fn(|request: axum::extract::Request, next: axum::middleware::Next| async {
             let response = next.run(request).await;
+            metrics::flush();
             monitoring::flush().await;
             response
         });
@@ -116,19 +119,11 @@ pub async fn handle_sweep_event(
     driver: &DriverService,
     _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, LambdaError> {
-    let started = std::time::Instant::now();
+    // The run logs its own summary line.
     let summary = driver.sweep().await.map_err(|e| {
         tracing::error!(error = %e, "license sweep failed");
         LambdaError::from("license sweep failed")
     })?;
-    tracing::info!(
-        examined = summary.examined,
-        alerts_sent = summary.alerts_sent,
-        expired = summary.expired,
-        failed = summary.failed,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "license sweep run"
-    );
     Ok(serde_json::json!({
         "examined": summary.examined,
         "alertsSent": summary.alerts_sent,
@@ -189,9 +184,7 @@ pub async fn handle_socket_event(
     let (status_code, body) = match answer {
         Ok(body) => (200, body),
         Err(e) => {
-            if let AppError::Internal(detail) = &e {
-                tracing::error!(error = %detail, "WebSocket event failed");
-            }
+            e.report();
             (i64::from(e.status()), None)
         }
     };
@@ -209,38 +202,70 @@ pub async fn serve_authorizer() -> Result<(), LambdaError> {
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
             let (auth, id, span) =
                 (auth.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
-            let decided = async move {
-                let started = std::time::Instant::now();
-                let response = edge::authorize(&auth, &event.payload).await;
-                tracing::info!(
-                    route = event.payload.route_key.as_deref().unwrap_or(""),
-                    authorized = response.as_ref().is_ok_and(|r| r.is_authorized),
-                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "authorizer"
-                );
-                response.map_err(|e| {
-                    tracing::error!(error = ?e, "authorizer failed");
-                    LambdaError::from(e.code())
-                })
+            async move {
+                let decided = handle_authorizer_event(&auth, event).instrument(span);
+                invocation(&id, "authorizer", None, decided).await
             }
-            .instrument(span);
-            async move { invocation(&id, "authorizer", None, decided).await }
         },
     ))
     .await
 }
 
-/// Runs an invocation's work (its error reports tagged with it), then sends those reports
-/// before it returns.
-async fn invocation<T>(
+/// One authorization: allowed with the session's user, denied, or (the store failing) an error,
+/// which API Gateway answers `500`: it never allows what it could not check.
+pub async fn handle_authorizer_event(
+    auth: &AuthService,
+    event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
+) -> Result<edge::AuthorizerResponse, LambdaError> {
+    let started = std::time::Instant::now();
+    let response = edge::authorize(auth, &event.payload).await;
+    tracing::info!(
+        route = event.payload.route_key.as_deref().unwrap_or(""),
+        authorized = response.as_ref().is_ok_and(|r| r.is_authorized),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "authorizer"
+    );
+    response.map_err(|e| {
+        e.report();
+        LambdaError::from(e.code())
+    })
+}
+
+/// Runs an invocation's work (its error reports tagged with it), counts its latency under
+/// `route`, then writes its metrics and sends its error reports before it returns.
+async fn invocation<T: Answer>(
     request_id: &str,
     route: &str,
     apigw_request_id: Option<&str>,
     work: impl std::future::Future<Output = T>,
 ) -> T {
+    let started = std::time::Instant::now();
     let answer = monitoring::within(request_id, route, apigw_request_id, work).await;
+    metrics::answered(route, answer.outcome(), started.elapsed());
+    metrics::flush();
     monitoring::flush().await;
     answer
+}
+
+/// What an invocation's answer says of how it went, as a metric's `outcome`.
+trait Answer {
+    fn outcome(&self) -> &'static str;
+}
+
+impl<T, E> Answer for Result<T, E> {
+    fn outcome(&self) -> &'static str {
+        if self.is_ok() {
+            "ok"
+        } else {
+            "error"
+        }
+    }
+}
+
+impl Answer for ApiGatewayProxyResponse {
+    fn outcome(&self) -> &'static str {
+        u16::try_from(self.status_code).map_or("5xx", metrics::status_class)
+    }
 }
 
 /// The span of one invocation that is not an HTTP request (those get theirs from
@@ -261,6 +286,7 @@ async fn cold_start(
     needs_bucket: bool,
 ) -> Result<AppState, LambdaError> {
     crate::telemetry::init(name);
+    metrics::install(name);
     let config = match LambdaConfig::from_env() {
         Ok(config) => config,
         Err(e) => {

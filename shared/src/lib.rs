@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod mail;
+pub mod metrics;
 pub mod monitoring;
 pub mod push;
 pub mod rate_limit;

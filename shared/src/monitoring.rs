@@ -23,12 +23,16 @@ static CLIENT: OnceLock<ClientInitGuard> = OnceLock::new();
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Field names whose values never leave: credentials, bodies, query strings.
-const SECRET_NAMES: [&str; 12] = [
+const SECRET_NAMES: [&str; 16] = [
     "password",
     "token",
     "secret",
     "cookie",
+    "session",
     "authorization",
+    "credential",
+    "key",
+    "code",
     "totp",
     "recovery",
     "license",

@@ -192,6 +192,7 @@ impl RateLimiter {
         let (count, retry_after_secs) = self.count_in_window(rule, subject).await?;
         if count > self.limits.get(rule).max {
             tracing::info!(rule = rule.name(), "rate limited");
+            crate::metrics::rate_limited(rule);
             return Err(AppError::RateLimited { retry_after_secs });
         }
         Ok(())

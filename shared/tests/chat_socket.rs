@@ -1,16 +1,21 @@
 //! API.md "Chat" over WebSocket, on both stores, through the use case both servers share
 //! (`ChatService::connect`, `frame`, `disconnect`) and the local pusher: delivery to every
 //! member's connections and nobody else's, error frames, refused handshakes and revoked
-//! sessions, Gone connections forgotten, and the digest for members away.
+//! sessions, Gone connections forgotten, the digest for members away, and a failing management
+//! API failing no send.
 
 mod support;
 
+use async_trait::async_trait;
 use axum::http::StatusCode;
 use carpool::error::AppError;
 use carpool::http::cookies::find_session_cookie;
-use carpool::push::local::Outgoing;
+use carpool::push::local::{LocalPusher, Outgoing};
+use carpool::push::{PushError, Pusher};
 use carpool::repo::connections;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use support::app::*;
 use support::rides::*;
 use time::Duration;
@@ -242,9 +247,66 @@ async fn gone_connections_are_forgotten_and_members_away_get_one_digest_an_hour(
     assert_eq!(app.mail.to("rider@example.edu").len(), mailed + 1);
 }
 
+/// The management API refusing every frame while `failing` (throttled, or down), else the local
+/// sockets.
+struct FailingPusher {
+    sockets: Arc<LocalPusher>,
+    failing: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Pusher for FailingPusher {
+    async fn send(&self, connection: &str, frame: &str) -> Result<(), PushError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(PushError::Failed("injected: TooManyRequestsException".into()));
+        }
+        self.sockets.send(connection, frame).await
+    }
+
+    async fn close(&self, connection: &str) -> Result<(), PushError> {
+        self.sockets.close(connection).await
+    }
+}
+
+async fn a_failing_push_fails_no_send_and_the_member_it_missed_is_mailed(base: App) {
+    let failing = Arc::new(AtomicBool::new(false));
+    let wrap = |sockets| Arc::new(FailingPusher { sockets, failing: failing.clone() }) as Arc<dyn Pusher>;
+    let app = App::with_pusher(base.store.clone(), base.clock.clone(), |_| (), wrap).await;
+    let (driver, rider, _, conversation) = ride_with_rider(&app).await;
+    let mut rider_phone = connect(&app, &rider).await.unwrap();
+    let driver_phone = connect(&app, &driver).await.unwrap();
+    rider_phone.drain();
+
+    failing.store(true, Ordering::SeqCst);
+    let path = format!("/api/chat/conversations/{conversation}/messages");
+    let body = json!({"body": "Running late", "clientMessageId": "f-1"});
+    assert_eq!(app.post(&path, body, Some(&driver)).await.status, StatusCode::CREATED);
+    assert_eq!(frame(&app, &driver_phone, send_frame(&conversation, "Five minutes", "f-2")).await, None);
+    assert!(rider_phone.drain().is_empty());
+    // A failure is not Gone: the connection stays, for the next frame.
+    let rider_id: ulid::Ulid = app.user_id("rider@example.edu").await.parse().unwrap();
+    assert_eq!(connections::of_user(app.store.as_ref(), rider_id).await.unwrap().len(), 1);
+    // Not dropped: the rider, whom no frame reached, is mailed the digest, and the history has
+    // both.
+    app.dispatcher.deliver_due().await.unwrap();
+    let digests = app.mail.to("rider@example.edu");
+    let digest = digests.iter().find(|m| m.subject.starts_with("Unread messages")).expect("a digest");
+    assert!(digest.text.contains("Running late"), "{}", digest.text);
+    let history = app.get(&path, Some(&rider)).await;
+    let bodies: Vec<&str> =
+        history.body["messages"].as_array().unwrap().iter().filter_map(|m| m["body"].as_str()).collect();
+    assert!(bodies.contains(&"Running late") && bodies.contains(&"Five minutes"), "{bodies:?}");
+
+    failing.store(false, Ordering::SeqCst);
+    let body = json!({"body": "Here now", "clientMessageId": "f-3"});
+    assert_eq!(app.post(&path, body, Some(&driver)).await.status, StatusCode::CREATED);
+    assert_eq!(messages_of(&rider_phone.drain()), ["Here now"]);
+}
+
 on_both_stores!(embedded, dynamo;
     every_members_connections_get_each_message_and_outsiders_nothing,
     bad_frames_get_error_frames_and_the_connection_stays_open,
     handshakes_need_a_live_session_and_signing_out_everywhere_closes_sockets,
     gone_connections_are_forgotten_and_members_away_get_one_digest_an_hour,
+    a_failing_push_fails_no_send_and_the_member_it_missed_is_mailed,
 );

@@ -1,5 +1,7 @@
-//! Passwords, tokens and session cookies never reach the logs. The whole flow runs under the
-//! production JSON subscriber writing into a buffer, which is then searched for every secret.
+//! Passwords, tokens, session cookies, license numbers, chat messages and email addresses never
+//! reach the logs: of HTTP requests, nor of the Lambda handlers of events (authorizer, WebSocket,
+//! sweep, mailer). The whole flow runs under the production JSON subscriber writing into a
+//! buffer, which is then searched for every secret.
 
 mod support;
 
@@ -18,6 +20,7 @@ use carpool::mail::{Mailer, Message};
 use carpool::push::local::LocalPusher;
 use carpool::repo::campuses;
 use carpool::store::embedded::EmbeddedStore;
+use lambda_http::LambdaEvent;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -70,6 +73,7 @@ async fn no_secret_is_logged() {
     .unwrap();
     let dispatcher = state.mail.clone();
     let chat = state.chat.clone();
+    let (auth, driver, origins) = (state.auth.clone(), state.driver.clone(), state.origins.clone());
     let app = router(state, &Function::ALL).merge(photos.router());
 
     let call = |method: &str, path: &str, body: Value, cookie: Option<String>| {
@@ -172,21 +176,52 @@ async fn no_secret_is_logged() {
         let body = json!({"email": email, "password": password, "totpCode": code});
         call("POST", "/api/auth/signin", body, None).await;
     }
+
+    // The Lambda handlers of events: the authorizer allowing the session, a WebSocket handshake
+    // and message, the sweep (reminding a license about to expire), the mailer's redrive.
+    let third_number = "Q5RT-3390-7781";
+    // Five days on in UTC is five or six on the campus's calendar: inside the week's reminder.
+    let soon = (clock.now().date() + time::Duration::days(5)).to_string();
+    let soon =
+        json!({"legalName": "Soon Expiring", "number": third_number, "region": "NY", "expiresOn": soon});
+    let body =
+        json!({"email": "soon@example.edu", "password": password, "name": "Soon Expiring", "license": soon});
+    call("POST", "/api/auth/register", body, None).await;
+    let context = lambda_http::Context::default;
+    let mut authorize = fixture("authorizer/revoke-session.json");
+    authorize["identitySource"] = json!([cookie]);
+    authorize["cookies"] = json!([cookie]);
+    let authorize = LambdaEvent::new(serde_json::from_value(authorize).unwrap(), context());
+    assert!(carpool::lambda::handle_authorizer_event(&auth, authorize).await.unwrap().is_authorized);
+    let mut connect = fixture("chat-ws/connect.json");
+    connect["headers"]["Cookie"] = json!(cookie);
+    connect["multiValueHeaders"]["Cookie"] = json!([cookie]);
+    let connect = serde_json::from_value(connect).unwrap();
+    assert_eq!(carpool::lambda::handle_socket_event(&chat, &origins, connect).await.status_code, 200);
+    let mut frame = fixture("chat-ws/send-message.json");
+    let message = json!({"action": "sendMessage", "conversationId": conversation, "body": chat_body, "clientMessageId": "log-3"});
+    frame["body"] = json!(message.to_string());
+    let frame = serde_json::from_value(frame).unwrap();
+    assert_eq!(carpool::lambda::handle_socket_event(&chat, &origins, frame).await.status_code, 200);
+    let sweep = LambdaEvent::new(fixture("license-sweep/hourly.json"), context());
+    assert_eq!(carpool::lambda::handle_sweep_event(&driver, sweep).await.unwrap()["examined"], 1);
+
     call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
     call("POST", "/api/auth/password/forgot", json!({"email": email}), None).await;
-    dispatcher.deliver_due().await.unwrap();
+    let redrive = LambdaEvent::new(fixture("mailer/redrive.json"), context());
+    carpool::lambda::handle_mail_event(&dispatcher, redrive).await.unwrap();
     let reset_token = mailer.newest_link_token();
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 19, "one line per request");
+    assert_eq!(requests.len(), 20, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
     for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");
     }
-    for number in [first_number, second_number] {
+    for number in [first_number, second_number, third_number] {
         for form in [
             number.to_owned(),
             number.replace(['-', ' '], ""),
@@ -203,7 +238,10 @@ async fn no_secret_is_logged() {
     assert!(lines.iter().any(|l| l["message"] == "message sent"
         && l["conversation_id"] == conversation.as_str()
         && l["connections"] == 1));
-    assert!(lines.iter().any(|l| l["message"] == "frame" && l["action"] == "sendMessage"));
+    assert!(lines.iter().filter(|l| l["message"] == "frame" && l["action"] == "sendMessage").count() == 2);
+    for summary in ["authorizer", "license sweep run", "mail redrive"] {
+        assert!(lines.iter().any(|l| l["message"] == summary), "{summary} logged");
+    }
     // The outbox did log its one line per message, without the token, the address masked.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
     assert!(lines.iter().any(|l| l["to"] == "l***@example.edu"));
@@ -235,6 +273,12 @@ impl Tee {
         let text = &sent.last().expect("a message").text;
         text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
     }
+}
+
+/// A sample event of `events/`, to adjust.
+fn fixture(path: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(path);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 async fn body_json(response: axum::response::Response) -> Value {

@@ -102,6 +102,7 @@ impl AuthService {
             Ok(()) => {
                 self.mail.wake();
                 info!(user_id = %pending.user.id, campus = %pending.user.campus_id, "account registered");
+                crate::metrics::registration();
                 Ok(Some(pending.token))
             }
             Err(StoreError::ConditionFailed { index: EMAIL_CLAIM_WRITE }) => {

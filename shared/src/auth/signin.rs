@@ -17,6 +17,7 @@ use crate::domain::secret;
 use crate::domain::session;
 use crate::error::{AppError, AppResult};
 use crate::mail::templates;
+use crate::metrics;
 use crate::rate_limit::Rule;
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::audit::{self, AuditAction};
@@ -46,6 +47,23 @@ fn stamp_text(stamp: Option<Ulid>) -> String {
 
 impl AuthService {
     pub async fn sign_in(&self, input: SignIn, client: &Client) -> AppResult<SignedIn> {
+        let signed_in = self.attempt_sign_in(input, client).await;
+        match &signed_in {
+            Ok(_) => metrics::sign_in(metrics::SignIn::Success),
+            Err(AppError::TotpRequired) => metrics::sign_in(metrics::SignIn::Challenged),
+            Err(
+                AppError::InvalidCredentials
+                | AppError::InvalidTotp
+                | AppError::EmailNotVerified
+                | AppError::AccountLocked { .. },
+            ) => metrics::sign_in(metrics::SignIn::Failed),
+            // Refused before any credential was judged (rate limit, bad input, outage).
+            Err(_) => {}
+        }
+        signed_in
+    }
+
+    async fn attempt_sign_in(&self, input: SignIn, client: &Client) -> AppResult<SignedIn> {
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
         let signed = input.device.as_deref().and_then(|value| self.device(value));
         match &signed {
@@ -239,6 +257,7 @@ impl AuthService {
         client: &Client,
     ) {
         let Some(period) = lock_after(counted.failures) else { return };
+        metrics::lockout();
         let minutes = period.whole_minutes();
         let what = format!("{} consecutive failures, {}", counted.failures, templates::minutes(minutes));
         let detail = Some(trust_note(&what, matches!(subject, Subject::Device(_))));

@@ -1,7 +1,8 @@
 //! Delivery of a stored message: a `message` frame to every open connection of every member,
 //! concurrently and bounded; connections that answer Gone are forgotten (never the one the
-//! message came from, which is live, nor one still in its handshake); members with no open connection get a digest mail of
-//! their unread messages, at most one per conversation an hour.
+//! message came from, which is live, nor one still in its handshake); members no open
+//! connection took it from get a digest mail of their unread messages, at most one per
+//! conversation an hour.
 //!
 //! Delivery never fails a send: the message is stored already, and a member who missed a frame
 //! catches up from the history (`after`). What went wrong is logged and counted.
@@ -160,14 +161,21 @@ impl Delivery {
         for (_, outcome) in &results {
             match outcome {
                 Push::Taken => delivered.connections += 1,
-                Push::Gone => delivered.gone += 1,
-                Push::Failed => delivered.failed += 1,
+                Push::Gone => {
+                    delivered.gone += 1;
+                    crate::metrics::delivery_gone();
+                }
+                Push::Failed => {
+                    delivered.failed += 1;
+                    crate::metrics::delivery_failed();
+                }
             }
         }
-        // A member all of whose connections were gone is away too.
+        // A member none of whose connections took the frame (gone, or failing: a throttled
+        // management API, a client not reading) is away too, so the digest still tells them.
         for member in members {
             let mut tried = results.iter().filter(|(m, _)| m == member).peekable();
-            if tried.peek().is_some() && tried.all(|(_, outcome)| matches!(outcome, Push::Gone)) {
+            if tried.peek().is_some() && tried.all(|(_, outcome)| !matches!(outcome, Push::Taken)) {
                 away.push(*member);
             }
         }

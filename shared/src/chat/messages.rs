@@ -156,6 +156,7 @@ impl ChatService {
                         digests = delivered.digests,
                         "message sent"
                     );
+                    crate::metrics::message_sent();
                     return Ok(Sent { message: MessageView::from(&message), created: true });
                 }
                 // Sent already (a concurrent resend won), or an earlier attempt that did land.

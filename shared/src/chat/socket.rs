@@ -105,8 +105,8 @@ impl ChatService {
             Err(e) => Err(e),
         };
         let code = answer.as_ref().err().map(AppError::code);
-        if let Err(AppError::Internal(detail)) = &answer {
-            warn!(connection = %connection, error = %detail, "frame failed");
+        if let Err(e) = &answer {
+            e.report();
         }
         info!(
             connection = %connection,

@@ -163,6 +163,7 @@ impl DriverService {
                 Ok(Outcome::Changed(change))
             })
             .await?;
+        crate::metrics::driver_review(decision == Decision::Approve);
         Ok(DriverState::new(&driver, admin.today()))
     }
 

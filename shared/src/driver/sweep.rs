@@ -44,7 +44,7 @@ enum Handled {
 impl DriverService {
     /// One run of the sweep at the clock's now.
     pub async fn sweep(&self) -> AppResult<SweepSummary> {
-        let now = self.now();
+        let (now, started) = (self.now(), std::time::Instant::now());
         let mut summary = SweepSummary::default();
         // The campuses once, before licenses are handled concurrently (each needs its campus's
         // calendar): otherwise each of the first few would miss the cache and read them again.
@@ -81,8 +81,10 @@ impl DriverService {
             alerts_sent = summary.alerts_sent,
             expired = summary.expired,
             failed = summary.failed,
-            "license sweep"
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "license sweep run"
         );
+        crate::metrics::sweep_reminders(summary.alerts_sent, summary.failed);
         Ok(summary)
     }
 

@@ -11,9 +11,7 @@ use serde_json::json;
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let AppError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "request failed");
-        }
+        self.report();
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after() {

@@ -123,6 +123,7 @@ impl RideService {
         writes.extend(conversations::create(&conversation));
         self.store.write(writes).await?;
         info!(ride_id = %ride.id, user_id = %caller.user.id, kind = kind.as_str(), "ride posted");
+        crate::metrics::ride_posted();
         Ok(RideView::new(&ride, caller.user.id, caller.now))
     }
 

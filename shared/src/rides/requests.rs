@@ -204,6 +204,7 @@ impl RideService {
                         warn!(ride_id = %ride.id, error = %e, "other answers of a matched ride not all declined");
                     }
                 }
+                crate::metrics::ride_accepted();
                 return Ok((
                     RideView::new(&ride, caller.user.id, caller.now),
                     RequestView::new(&accepted, &ride),

@@ -15,6 +15,7 @@ use carpool::http::{local_router, AppState, Ports};
 use carpool::mail::jobs::MailDispatcher;
 use carpool::mail::{Mailer, Message};
 use carpool::push::local::LocalPusher;
+use carpool::push::Pusher;
 use carpool::repo::campuses;
 use carpool::rides::RideService;
 use carpool::seal::KeyRing;
@@ -144,6 +145,17 @@ impl App {
         clock: Arc<ManualClock>,
         configure: impl FnOnce(&mut AuthConfig),
     ) -> App {
+        Self::with_pusher(store, clock, configure, |sockets| sockets).await
+    }
+
+    /// An app whose frames go through `pusher`, given the local sockets it may pass them on to
+    /// (tests of delivery failures wrap them).
+    pub async fn with_pusher(
+        store: Arc<dyn Store>,
+        clock: Arc<ManualClock>,
+        configure: impl FnOnce(&mut AuthConfig),
+        pusher: impl FnOnce(Arc<LocalPusher>) -> Arc<dyn Pusher>,
+    ) -> App {
         campuses::seed(store.as_ref(), &[demo_campus(), other_campus()]).await.unwrap();
         let mail = Arc::new(Recorder::default());
         let mut config = test_config();
@@ -157,7 +169,7 @@ impl App {
             mailer: mail.clone(),
             clock: clock.clone(),
             documents: Documents { uploads: Arc::new(documents.clone()), ocr: Arc::new(documents.clone()) },
-            pusher: sockets.clone(),
+            pusher: pusher(sockets.clone()),
         };
         let state = AppState::new(ports, config).unwrap();
         App {
