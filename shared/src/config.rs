@@ -65,6 +65,9 @@ pub struct LambdaConfig {
     /// The WebSocket API stage's management endpoint
     /// (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`).
     pub websocket_endpoint: String,
+    /// The value the stack's CloudFront distribution sends in `X-Origin-Verify`: requests that
+    /// carry it came through CloudFront, whose `CloudFront-Viewer-Address` names the client.
+    pub edge_secret: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -132,6 +135,7 @@ impl LambdaConfig {
             ses_configuration_set: env.optional("SES_CONFIGURATION_SET"),
             license_bucket: env.optional("LICENSE_BUCKET"),
             websocket_endpoint: env.required("WEBSOCKET_ENDPOINT")?,
+            edge_secret: env.optional("EDGE_SECRET"),
         })
     }
 }

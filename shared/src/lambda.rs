@@ -10,7 +10,7 @@ use crate::documents::textract::TextractOcr;
 use crate::driver::{Documents, DriverService};
 use crate::http::cookies::find_session_cookie;
 use crate::http::origin::OriginPolicy;
-use crate::http::{edge, router, AppState, Function, Ports};
+use crate::http::{client, edge, router, AppState, Function, Ports};
 use crate::mail::jobs::MailDispatcher;
 use crate::mail::ses::SesMailer;
 use crate::metrics;
@@ -30,7 +30,7 @@ pub use lambda_http::Error as LambdaError;
 
 /// An HTTP function: its routes of the shared HTTP layer.
 pub async fn serve(function: Function) -> Result<(), LambdaError> {
-    let state =
+    let (state, edge_secret) =
         cold_start(function.name(), function.needs_key_ring(), function.needs_license_bucket()).await?;
     // Error reports and metrics of an invocation leave before it ends (Lambda freezes the
     // process after).
@@ -41,13 +41,18 @@ pub async fn serve(function: Function) -> Result<(), LambdaError> {
             monitoring::flush().await;
             response
         });
-    lambda_http::run(router(state, &[function]).layer(flushing)).await
+    let mut app = router(state, &[function]);
+    if let Some(secret) = edge_secret {
+        app =
+            app.layer(axum::middleware::from_fn_with_state(Arc::<str>::from(secret), client::viewer_address));
+    }
+    lambda_http::run(app.layer(flushing)).await
 }
 
 /// The mailer: delivers the mail jobs the table's stream reports, and everything due when the
 /// schedule's redrive event comes (see `handle_mail_event`).
 pub async fn serve_mailer() -> Result<(), LambdaError> {
-    let mail = cold_start("mailer", true, false).await?.mail;
+    let mail = cold_start("mailer", true, false).await?.0.mail;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (mail, id, span) =
             (mail.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
@@ -106,7 +111,7 @@ pub async fn handle_mail_event(
 /// error, so the scheduler's retry policy (and then its dead-letter queue) takes over; a run
 /// that is retried or overlaps another sends nothing twice (see `crate::driver::sweep`).
 pub async fn serve_sweep() -> Result<(), LambdaError> {
-    let driver = cold_start("license-sweep", true, false).await?.driver;
+    let driver = cold_start("license-sweep", true, false).await?.0.driver;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (driver, id, span) = (driver.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
         async move { invocation(&id, "sweep", None, handle_sweep_event(&driver, event).instrument(span)).await }
@@ -135,7 +140,7 @@ pub async fn handle_sweep_event(
 /// The WebSocket API's function (`chat-ws`): every route of it, `$connect`, `$disconnect`,
 /// `sendMessage`, `markRead` and `$default`.
 pub async fn serve_chat_socket() -> Result<(), LambdaError> {
-    let state = cold_start("chat-ws", true, false).await?;
+    let (state, _) = cold_start("chat-ws", true, false).await?;
     let (chat, origins) = (state.chat, state.origins);
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
@@ -196,7 +201,7 @@ pub async fn handle_socket_event(
 
 /// The HTTP API's Lambda authorizer (see `crate::http::edge`).
 pub async fn serve_authorizer() -> Result<(), LambdaError> {
-    let state = cold_start("authorizer", false, false).await?;
+    let (state, _) = cold_start("authorizer", false, false).await?;
     let auth = state.auth;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
@@ -280,11 +285,12 @@ fn event_span(request_id: &str) -> tracing::Span {
     )
 }
 
+/// The function's state, and the edge secret that proves a request came through CloudFront.
 async fn cold_start(
     name: &'static str,
     needs_key_ring: bool,
     needs_bucket: bool,
-) -> Result<AppState, LambdaError> {
+) -> Result<(AppState, Option<String>), LambdaError> {
     crate::telemetry::init(name);
     metrics::install(name);
     let config = match LambdaConfig::from_env() {
@@ -319,5 +325,6 @@ async fn cold_start(
         ocr: Arc::new(TextractOcr::new(aws_sdk_textract::Client::new(&sdk), bucket)),
     };
     let pusher = Arc::new(ApiGatewayPusher::new(&sdk, &config.websocket_endpoint));
-    Ok(AppState::new(Ports { store, mailer, clock, documents, pusher }, config.auth)?)
+    let state = AppState::new(Ports { store, mailer, clock, documents, pusher }, config.auth)?;
+    Ok((state, config.edge_secret))
 }

@@ -4,7 +4,7 @@
 mod admin_routes;
 mod auth_routes;
 mod chat_routes;
-mod client;
+pub mod client;
 pub mod cookies;
 mod driver_routes;
 pub mod edge;
