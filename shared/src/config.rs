@@ -4,6 +4,7 @@
 use crate::auth::hashing::Argon2Params;
 use crate::captcha::{CaptchaConfig, TURNSTILE_VERIFY_URL};
 use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
+use crate::domain::secret::Secret;
 use crate::rate_limit::{RateLimits, Rule};
 use crate::seal::KeyRing;
 use std::str::FromStr;
@@ -67,7 +68,7 @@ pub struct LambdaConfig {
     pub websocket_endpoint: String,
     /// The value the stack's CloudFront distribution sends in `X-Origin-Verify`: requests that
     /// carry it came through CloudFront, whose `CloudFront-Viewer-Address` names the client.
-    pub edge_secret: Option<String>,
+    pub edge_secret: Option<Secret>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +136,7 @@ impl LambdaConfig {
             ses_configuration_set: env.optional("SES_CONFIGURATION_SET"),
             license_bucket: env.optional("LICENSE_BUCKET"),
             websocket_endpoint: env.required("WEBSOCKET_ENDPOINT")?,
-            edge_secret: env.optional("EDGE_SECRET"),
+            edge_secret: env.optional("EDGE_SECRET").map(Secret::from),
         })
     }
 }

@@ -67,6 +67,10 @@ pub enum AppError {
     /// A service the request depends on is throttling or down; the client may retry.
     #[error("a service this needs is busy; try again shortly")]
     ServiceUnavailable { retry_after_secs: i64 },
+    /// Concurrent changes to the same thing kept winning over this one (every retry lost a
+    /// race): `503` like an outage, the client retries, but no failure to report.
+    #[error("busy with other changes to the same thing; try again")]
+    Contended,
     #[error("this link is invalid or has expired; request a new one")]
     InvalidToken,
     #[error("email or password is incorrect")]
@@ -110,6 +114,7 @@ impl AppError {
         match self {
             AppError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
             AppError::ServiceUnavailable { .. } => tracing::error!("dependency unavailable"),
+            AppError::Contended => tracing::warn!("every attempt lost a race to a concurrent change"),
             _ => {}
         }
     }
@@ -142,7 +147,7 @@ impl AppError {
             AppError::AlreadyRequested => "already_requested",
             AppError::RideFull => "ride_full",
             AppError::RequestNotPending => "request_not_pending",
-            AppError::ServiceUnavailable { .. } => "service_unavailable",
+            AppError::ServiceUnavailable { .. } | AppError::Contended => "service_unavailable",
             AppError::InvalidToken => "invalid_token",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::EmailNotVerified => "email_not_verified",
@@ -207,7 +212,7 @@ impl AppError {
             AppError::RateLimited { .. } => 429,
             AppError::AccountLocked { .. } => 423,
             AppError::Internal(_) => 500,
-            AppError::ServiceUnavailable { .. } => 503,
+            AppError::ServiceUnavailable { .. } | AppError::Contended => 503,
         }
     }
 
@@ -217,6 +222,7 @@ impl AppError {
             AppError::RateLimited { retry_after_secs }
             | AppError::AccountLocked { retry_after_secs }
             | AppError::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Contended => Some(1),
             _ => None,
         }
     }
@@ -236,7 +242,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::BadCursor => AppError::invalid("cursor is invalid"),
-            StoreError::Contention => AppError::ServiceUnavailable { retry_after_secs: 1 },
+            StoreError::Contention => AppError::Contended,
             StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "store unavailable");
                 AppError::ServiceUnavailable { retry_after_secs: DEPENDENCY_RETRY_AFTER_SECS }

@@ -7,6 +7,7 @@ use crate::clock::SystemClock;
 use crate::config::LambdaConfig;
 use crate::documents::s3::S3Uploads;
 use crate::documents::textract::TextractOcr;
+use crate::domain::secret::Secret;
 use crate::driver::{Documents, DriverService};
 use crate::http::cookies::find_session_cookie;
 use crate::http::origin::OriginPolicy;
@@ -43,8 +44,10 @@ pub async fn serve(function: Function) -> Result<(), LambdaError> {
         });
     let mut app = router(state, &[function]);
     if let Some(secret) = edge_secret {
-        app =
-            app.layer(axum::middleware::from_fn_with_state(Arc::<str>::from(secret), client::viewer_address));
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::<str>::from(secret.expose()),
+            client::viewer_address,
+        ));
     }
     lambda_http::run(app.layer(flushing)).await
 }
@@ -290,7 +293,7 @@ async fn cold_start(
     name: &'static str,
     needs_key_ring: bool,
     needs_bucket: bool,
-) -> Result<(AppState, Option<String>), LambdaError> {
+) -> Result<(AppState, Option<Secret>), LambdaError> {
     crate::telemetry::init(name);
     metrics::install(name);
     let config = match LambdaConfig::from_env() {

@@ -97,7 +97,8 @@ pub fn lockout() {
     counter!("Lockouts").increment(1);
 }
 
-/// A request refused by a rate limit.
+/// A request refused by a rate limit, once per rule it was over (a sign-in over both its
+/// per-IP and its per-email limit counts under both rules).
 pub fn rate_limited(rule: Rule) {
     counter!("RateLimited", "rule" => rule.name()).increment(1);
 }

@@ -221,9 +221,11 @@ impl RateLimiter {
     }
 
     /// Two limits at once (e.g. per IP and per email): the counters are separate items, so the
-    /// two increments run concurrently and cost one round trip of latency.
+    /// two increments run concurrently and cost one round trip of latency. Both always count
+    /// (neither is cut short by the other's refusal).
     pub async fn hit_both(&self, a: (Rule, &str), b: (Rule, &str)) -> AppResult<()> {
-        tokio::try_join!(self.hit(a.0, a.1), self.hit(b.0, b.1)).map(drop)
+        let (first, second) = tokio::join!(self.hit(a.0, a.1), self.hit(b.0, b.1));
+        first.and(second)
     }
 }
 

@@ -186,7 +186,9 @@ async fn no_secret_is_logged() {
         json!({"legalName": "Soon Expiring", "number": third_number, "region": "NY", "expiresOn": soon});
     let body =
         json!({"email": "soon@example.edu", "password": password, "name": "Soon Expiring", "license": soon});
-    call("POST", "/api/auth/register", body, None).await;
+    let registered = body_json(call("POST", "/api/auth/register", body, None).await).await;
+    let verify = json!({"token": registered["devVerificationToken"]});
+    assert_eq!(call("POST", "/api/auth/verify-email", verify, None).await.status(), StatusCode::OK);
     let context = lambda_http::Context::default;
     let mut authorize = fixture("authorizer/revoke-session.json");
     authorize["identitySource"] = json!([cookie]);
@@ -204,7 +206,7 @@ async fn no_secret_is_logged() {
     let frame = serde_json::from_value(frame).unwrap();
     assert_eq!(carpool::lambda::handle_socket_event(&chat, &origins, frame).await.status_code, 200);
     let sweep = LambdaEvent::new(fixture("license-sweep/hourly.json"), context());
-    assert_eq!(carpool::lambda::handle_sweep_event(&driver, sweep).await.unwrap()["examined"], 1);
+    assert_eq!(carpool::lambda::handle_sweep_event(&driver, sweep).await.unwrap()["alertsSent"], 1);
 
     call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
     call("POST", "/api/auth/password/forgot", json!({"email": email}), None).await;
@@ -216,7 +218,7 @@ async fn no_secret_is_logged() {
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 20, "one line per request");
+    assert_eq!(requests.len(), 21, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
     for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");

@@ -1,5 +1,5 @@
 //! The metrics a Lambda writes as CloudWatch Embedded Metric Format lines: the business events
-//! of a realistic session (registrations, sign-ins of every outcome, a lockout, a rate limit,
+//! of a realistic session (registrations, sign-ins that work and fail, a lockout, a rate limit,
 //! a driver review, a ride posted and a request accepted, messages, a connection gone, the
 //! sweep's reminders) and latency per route, each under low-cardinality dimensions only.
 //! One test: the recorder is global to the process.
@@ -79,6 +79,18 @@ async fn business_events_and_latency_are_written_as_embedded_metrics() {
             }
         }
     }
+    // The template's alarms match these dimension sets exactly.
+    let dimension_set = |metric: &str| -> Vec<String> {
+        let document = documents.iter().find(|d| !d[metric].is_null()).expect(metric);
+        let set = &document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0];
+        set.as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(dimension_set("SignIns"), ["function", "outcome"]);
+    assert_eq!(dimension_set("SweepReminders"), ["function", "outcome"]);
+    assert_eq!(dimension_set("Lockouts"), ["function"]);
+    assert_eq!(dimension_set("RateLimited"), ["function", "rule"]);
+    assert_eq!(dimension_set("Latency"), ["function", "route", "outcome"]);
+
     // No user, session or address reaches a metric.
     assert!(!text.contains('@'), "an email in the metrics");
     for secret in users.iter().chain(&sessions) {

@@ -67,6 +67,21 @@ pub struct Client {
     pub user_agent: Option<String>,
 }
 
+impl Client {
+    /// Whom per-IP limits count: the address, or for IPv6 its /64, which one subscriber holds
+    /// whole (counted by address, it would be 2^64 clients). Audit records keep the address.
+    pub fn network(&self) -> String {
+        match self.ip.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(std::net::IpAddr::V6(ip)) => {
+                let prefix = u128::from(ip) & !(u128::MAX >> 64);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+            Ok(ip) => ip.to_string(),
+            Err(_) => self.ip.clone(),
+        }
+    }
+}
+
 /// What a new registration hands back: the verification token, only in dev mode and only for a
 /// new account (an existing email answers the same way, minus the token).
 #[derive(Debug, Default)]
@@ -457,7 +472,7 @@ impl AuthService {
         (per_ip, per_email): (Rule, Rule),
     ) -> AppResult<()> {
         let email = Email::parse(email).map_err(|e| AppError::invalid(e.to_string()))?;
-        self.limiter.hit_both((per_ip, &client.ip), (per_email, email.as_str())).await?;
+        self.limiter.hit_both((per_ip, &client.network()), (per_email, email.as_str())).await?;
         let job = Job::AccountRequest { request, email: email.to_string() };
         self.store.write(vec![self.mail.write(&job)?]).await?;
         self.mail.wake();

@@ -61,7 +61,7 @@ impl AuthService {
     /// other reset link of the user dies with it (the password stamp moves on). Returns a device
     /// cookie: the browser proved the mailbox, so strangers' lockouts do not keep it out.
     pub async fn reset_password(&self, token: &str, password: &str, client: &Client) -> AppResult<String> {
-        self.limiter.hit(Rule::ResetIp, &client.ip).await?;
+        self.limiter.hit(Rule::ResetIp, &client.network()).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::ResetPassword)
             .await?

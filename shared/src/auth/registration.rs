@@ -39,7 +39,7 @@ struct Pending {
 
 impl AuthService {
     pub async fn register(&self, input: Registration, client: &Client) -> AppResult<Registered> {
-        self.limiter.hit(Rule::RegisterIp, &client.ip).await?;
+        self.limiter.hit(Rule::RegisterIp, &client.network()).await?;
         self.check_captcha(input.captcha_token.as_deref(), client).await?;
         let name = parse_name(&input.name).map_err(|e| AppError::invalid(e.to_string()))?;
         let email = Email::parse(&input.email).map_err(|e| AppError::invalid(e.to_string()))?;
@@ -169,7 +169,7 @@ impl AuthService {
     }
 
     pub async fn verify_email(&self, token: &str, client: &Client) -> AppResult<()> {
-        self.limiter.hit(Rule::VerifyIp, &client.ip).await?;
+        self.limiter.hit(Rule::VerifyIp, &client.network()).await?;
         let token = secret::parse_token(token).map_err(|_| AppError::InvalidToken)?;
         let record = tokens::find(self.store.as_ref(), &token, Purpose::VerifyEmail)
             .await?

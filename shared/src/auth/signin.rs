@@ -69,12 +69,12 @@ impl AuthService {
         match &signed {
             Some(device) => {
                 self.limiter
-                    .hit_both((Rule::SigninIp, &client.ip), (Rule::SigninDevice, &device.nonce))
+                    .hit_both((Rule::SigninIp, &client.network()), (Rule::SigninDevice, &device.nonce))
                     .await?
             }
             None => {
                 self.limiter
-                    .hit_both((Rule::SigninIp, &client.ip), (Rule::SigninEmail, email.as_str()))
+                    .hit_both((Rule::SigninIp, &client.network()), (Rule::SigninEmail, email.as_str()))
                     .await?
             }
         }

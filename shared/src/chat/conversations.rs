@@ -170,7 +170,7 @@ impl ChatService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::ServiceUnavailable { retry_after_secs: 1 })
+        Err(AppError::Contended)
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Delivery {
 enum Push {
     Taken,
     Gone,
+    /// Gone, but live after all: the connection the message came from, or one still in its
+    /// handshake (its member is arriving and reads the history).
+    Arriving,
     Failed,
 }
 
@@ -147,6 +150,7 @@ impl Delivery {
                         self.forget(member, &connection.id).await;
                         Push::Gone
                     }
+                    Err(PushError::Gone) => Push::Arriving,
                     Err(e) => {
                         warn!(user_id = %member, connection = %connection.id, error = %e, "frame not delivered");
                         Push::Failed
@@ -161,6 +165,7 @@ impl Delivery {
         for (_, outcome) in &results {
             match outcome {
                 Push::Taken => delivered.connections += 1,
+                Push::Arriving => {}
                 Push::Gone => {
                     delivered.gone += 1;
                     crate::metrics::delivery_gone();
@@ -175,7 +180,9 @@ impl Delivery {
         // management API, a client not reading) is away too, so the digest still tells them.
         for member in members {
             let mut tried = results.iter().filter(|(m, _)| m == member).peekable();
-            if tried.peek().is_some() && tried.all(|(_, outcome)| !matches!(outcome, Push::Taken)) {
+            if tried.peek().is_some()
+                && tried.all(|(_, outcome)| matches!(outcome, Push::Gone | Push::Failed))
+            {
                 away.push(*member);
             }
         }

@@ -169,7 +169,7 @@ impl ChatService {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::ServiceUnavailable { retry_after_secs: 1 })
+        Err(AppError::Contended)
     }
 
     /// The message a sender already stored under this client id, answered as a resend.

@@ -42,10 +42,27 @@ enum Handled {
 }
 
 impl DriverService {
-    /// One run of the sweep at the clock's now.
+    /// One run of the sweep at the clock's now. Its summary is logged and counted even when a
+    /// page fails midway (what went out before it did go out).
     pub async fn sweep(&self) -> AppResult<SweepSummary> {
-        let (now, started) = (self.now(), std::time::Instant::now());
+        let started = std::time::Instant::now();
         let mut summary = SweepSummary::default();
+        let run = self.sweep_pages(&mut summary).await;
+        info!(
+            examined = summary.examined,
+            alerts_sent = summary.alerts_sent,
+            expired = summary.expired,
+            failed = summary.failed,
+            completed = run.is_ok(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "license sweep run"
+        );
+        crate::metrics::sweep_reminders(summary.alerts_sent, summary.failed);
+        run.map(|()| summary)
+    }
+
+    async fn sweep_pages(&self, summary: &mut SweepSummary) -> AppResult<()> {
+        let now = self.now();
         // The campuses once, before licenses are handled concurrently (each needs its campus's
         // calendar): otherwise each of the first few would miss the cache and read them again.
         self.auth.campuses().all().await?;
@@ -73,19 +90,9 @@ impl DriverService {
             }
             match page.next {
                 Some(next) => query.after = Some(next),
-                None => break,
+                None => return Ok(()),
             }
         }
-        info!(
-            examined = summary.examined,
-            alerts_sent = summary.alerts_sent,
-            expired = summary.expired,
-            failed = summary.failed,
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "license sweep run"
-        );
-        crate::metrics::sweep_reminders(summary.alerts_sent, summary.failed);
-        Ok(summary)
     }
 
     /// Handles one index entry: the driver item as the (eventually consistent) index saw it.

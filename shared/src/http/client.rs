@@ -14,6 +14,7 @@ use lambda_http::request::RequestContext;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The header in which CloudFront sends the stack's edge secret to its origins.
@@ -31,13 +32,22 @@ struct ViewerIp(String);
 /// secret (`X-Origin-Verify`): a client calling API Gateway directly can send that header but
 /// not the secret. The secret itself goes no further than this layer.
 pub async fn viewer_address(State(secret): State<Arc<str>>, mut request: Request, next: Next) -> Response {
-    let proven = request.headers_mut().remove(ORIGIN_VERIFY).is_some_and(|sent| same_secret(&sent, &secret));
+    let sent = request.headers_mut().remove(ORIGIN_VERIFY);
+    let proven = sent.as_ref().is_some_and(|sent| same_secret(sent, &secret));
+    if sent.is_some() && !proven && !MISMATCH_WARNED.swap(true, Ordering::Relaxed) {
+        // CloudFront sending another secret than the functions know (one of them was changed
+        // without the other being redeployed): every viewer now counts as its edge server.
+        tracing::warn!("edge secret mismatch: X-Origin-Verify is not EDGE_SECRET");
+    }
     let viewer = request.headers().get(VIEWER_ADDRESS).and_then(|value| parse_viewer(value.to_str().ok()?));
     if let Some(ip) = viewer.filter(|_| proven) {
         request.extensions_mut().insert(ViewerIp(ip.to_string()));
     }
     next.run(request).await
 }
+
+/// Whether this container has warned of a mismatched edge secret (once is enough to be seen).
+static MISMATCH_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Compared as digests, so the time taken says nothing about how much of the secret matched.
 fn same_secret(sent: &HeaderValue, secret: &str) -> bool {
@@ -47,7 +57,8 @@ fn same_secret(sent: &HeaderValue, secret: &str) -> bool {
 fn parse_viewer(value: &str) -> Option<IpAddr> {
     let (ip, port) = value.trim().rsplit_once(':')?;
     port.parse::<u16>().ok()?;
-    ip.trim_start_matches('[').trim_end_matches(']').parse().ok()
+    let ip: IpAddr = ip.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    Some(ip.to_canonical())
 }
 
 /// Longest User-Agent kept (it is only a label).
@@ -84,7 +95,13 @@ mod tests {
     /// The address a handler sees, behind the layer with edge secret `s3cret`.
     async fn seen(headers: &[(&str, &str)]) -> String {
         let app = axum::Router::new()
-            .route("/", get(|client: Client| async move { client.ip }))
+            .route(
+                "/",
+                get(|client: Client, headers: axum::http::HeaderMap| async move {
+                    assert!(!headers.contains_key(ORIGIN_VERIFY), "the secret reached the handler");
+                    client.ip
+                }),
+            )
             .layer(axum::middleware::from_fn_with_state(Arc::<str>::from("s3cret"), viewer_address));
         let mut request = axum::http::Request::get("/");
         for (name, value) in headers {
@@ -93,6 +110,16 @@ mod tests {
         let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_client_by_its_64() {
+        let network = |ip: &str| Client { ip: ip.into(), user_agent: None }.network();
+        assert_eq!(network("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(network("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+        assert_eq!(network("::ffff:198.51.100.10"), "198.51.100.10");
+        assert_eq!(network("198.51.100.10"), "198.51.100.10");
+        assert_eq!(network("unknown"), "unknown");
     }
 
     #[tokio::test]
@@ -113,6 +140,7 @@ mod tests {
             Some("2001:db8::8a2e:370:7334".parse().unwrap())
         );
         assert_eq!(parse_viewer("[2001:db8::1]:443"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(parse_viewer("::ffff:198.51.100.10:443"), Some("198.51.100.10".parse().unwrap()));
         for bad in ["", "198.51.100.10", "198.51.100.10:port", "not-an-ip:443", "1.2.3.4:99999"] {
             assert_eq!(parse_viewer(bad), None, "{bad}");
         }

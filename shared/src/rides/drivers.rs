@@ -86,7 +86,7 @@ impl RideService {
                 return Ok(());
             }
         }
-        Err(super::contended())
+        Err(AppError::Contended)
     }
 
     /// A driver who may no longer drive (suspended, or the license expired): every offer of theirs

@@ -199,11 +199,6 @@ pub(crate) async fn before_attempt(n: u32) {
     }
 }
 
-/// A change that lost every race it ran: the client may try again shortly.
-fn contended() -> AppError {
-    AppError::ServiceUnavailable { retry_after_secs: 1 }
-}
-
 /// Whether a driver may drive today: approved, with an unexpired license, available. The error
 /// says which is missing (API.md's codes for posting an offer).
 fn check_may_drive(driver: &DriverRecord, today: Date) -> AppResult<()> {

@@ -2,7 +2,7 @@
 //! link in one transaction; a cancellation settles every live request and tells each rider.
 
 use super::views::RideView;
-use super::{check_may_drive, contended, ride_chat, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, ride_chat, RideService, MAX_ATTEMPTS};
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{
     check_depart_at, check_seats, check_text, Kind, Place, RequestStatus, RideState, MAX_AHEAD,
@@ -194,7 +194,7 @@ impl RideService {
                 return Ok(RideView::new(&ride, caller.user.id, caller.now));
             }
         }
-        Err(contended())
+        Err(AppError::Contended)
     }
 
     async fn time_change_mail(
@@ -255,7 +255,7 @@ impl RideService {
                 break;
             }
         }
-        let (ride, mut settled, told) = cancelled.ok_or_else(contended)?;
+        let (ride, mut settled, told) = cancelled.ok_or(AppError::Contended)?;
         self.tell(&ride, &told).await;
         // The requests beyond the first transaction, and any join that landed between the read
         // and the cancellation (none lands after it: a join checks that the ride is open), until

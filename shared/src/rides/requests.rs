@@ -5,7 +5,7 @@
 //! by one rider leave exactly one live request.
 
 use super::views::{RequestView, RideView};
-use super::{check_may_drive, contended, recipient, ride_chat, RideService, MAX_ATTEMPTS};
+use super::{check_may_drive, recipient, ride_chat, RideService, MAX_ATTEMPTS};
 use crate::auth::Caller;
 use crate::domain::calendar::Calendar;
 use crate::domain::ride::{check_seats, check_text, Kind, RequestStatus, RideState, MAX_MESSAGE_CHARS};
@@ -110,7 +110,7 @@ impl RideService {
                 return Ok(RequestView::new(&request, &ride));
             }
         }
-        Err(contended())
+        Err(AppError::Contended)
     }
 
     /// What a join needs besides the ride, in one batch read: the caller's link to it, the
@@ -211,7 +211,7 @@ impl RideService {
                 ));
             }
         }
-        Err(contended())
+        Err(AppError::Contended)
     }
 
     /// A matched request ride's other answers: declined, and their drivers told. They already
@@ -256,7 +256,7 @@ impl RideService {
                 return Ok(RequestView::new(&declined, &ride));
             }
         }
-        Err(contended())
+        Err(AppError::Contended)
     }
 
     /// `POST /api/carpool/rides/{id}/leave`: the caller's pending or accepted request becomes
@@ -323,6 +323,6 @@ impl RideService {
                 return Ok(());
             }
         }
-        Err(contended())
+        Err(AppError::Contended)
     }
 }

@@ -153,6 +153,6 @@ impl RideService {
                 return Ok(ReportView::from(&report));
             }
         }
-        Err(super::contended())
+        Err(AppError::Contended)
     }
 }
