@@ -42,13 +42,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Tests (unit, store contract on both stores, SES, flows, events, logs)"
 cargo test --workspace --locked
 
+step "The API as outsiders meet it (schemathesis against carpool-local)"
+bash infra/api_fuzz.sh
+
 step "template.yaml (cfn-lint, sam validate, workspace cross-check)"
 bash infra/check-template.sh
 
-step "cargo lambda build --release (every function's bootstrap)"
+step "cargo lambda build --profile ci (every function's bootstrap; deploys build --release)"
 bins=()
 for b in "${LAMBDAS[@]}"; do bins+=(--bin "$b"); done
-PATH="$PWD/$VENV/bin:$PATH" cargo lambda build --release --locked "${bins[@]}"
+PATH="$PWD/$VENV/bin:$PATH" cargo lambda build --profile ci --locked "${bins[@]}"
 for b in "${LAMBDAS[@]}"; do
   test -s "target/lambda/$b/bootstrap" || { echo "missing target/lambda/$b/bootstrap"; exit 1; }
   echo "target/lambda/$b/bootstrap $(du -h "target/lambda/$b/bootstrap" | cut -f1)"

@@ -141,6 +141,12 @@ impl LambdaConfig {
     }
 }
 
+/// The rate limits `RATE_LIMIT_<RULE>` variables of the process set (the local server reads
+/// them too, e.g. to lift them for an API fuzzer).
+pub fn rate_limits_from_env() -> Result<RateLimits, ConfigError> {
+    Env(&|k: &str| std::env::var(k).ok()).rate_limits()
+}
+
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {

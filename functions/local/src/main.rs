@@ -11,6 +11,7 @@ use carpool::http::{local_router, with_outer_layers, AppState, Ports};
 use carpool::mail::jobs::{MailDispatcher, Redrive};
 use carpool::mail::outbox::OutboxMailer;
 use carpool::push::local::LocalPusher;
+use carpool::rate_limit::RateLimits;
 use carpool::repo::campuses;
 use carpool::seal::KeyRing;
 use carpool::store::embedded::EmbeddedStore;
@@ -80,10 +81,10 @@ struct Args {
     /// sees the shifted time.
     #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
     time_offset: Option<time::Duration>,
-    /// Seconds between retries of queued mail that failed (mail goes out as soon as it is queued).
     /// How often the license expiry sweep runs (it also runs once at start): `1h`, `10m`, `30s`.
     #[arg(long, value_name = "INTERVAL", default_value = "1h", value_parser = parse_interval)]
     sweep_every: Duration,
+    /// Seconds between retries of queued mail that failed (mail goes out as soon as it is queued).
     #[arg(long, value_name = "SECS", default_value_t = Secs(MAIL_REDRIVE_EVERY))]
     mail_redrive_every: Secs,
     /// Seconds a client may take to send a request's headers (from their first byte).
@@ -95,6 +96,10 @@ struct Args {
     /// Seconds a kept-alive connection may sit idle before it is closed.
     #[arg(long, value_name = "SECS", default_value_t = Secs(IDLE_TIMEOUT))]
     idle_timeout: Secs,
+    /// Lift every rate limit (for API fuzzers and load tests; never on a shared server). Without
+    /// it, `RATE_LIMIT_<RULE>=MAX/SECONDS` variables tune single limits, as in Lambda.
+    #[arg(long)]
+    lift_rate_limits: bool,
 }
 
 const MAIL_REDRIVE_EVERY: Duration = Duration::from_secs(30);
@@ -143,6 +148,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_url = args.app_url.unwrap_or_else(|| url.clone());
     let mut config = AuthConfig::local(app_url);
     config.dev_mode = args.dev_mode;
+    config.rate_limits = match args.lift_rate_limits {
+        true => RateLimits::lifted(),
+        false => carpool::config::rate_limits_from_env()?,
+    };
     if !args.allowed_origins.is_empty() {
         config.allowed_origins = args.allowed_origins;
     }
@@ -169,7 +178,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
     tokio::spawn(sweep_licenses(state.driver.clone(), args.sweep_every));
     let chat = ws::router(state.chat.clone(), sockets, state.origins.clone());
-    let app = local_router(state).merge(photos.router()).merge(with_outer_layers(chat));
+    let app = local_router(state)
+        .merge(photos.router())
+        .merge(with_outer_layers(chat))
+        .merge(carpool::http::openapi::router());
 
     let timeouts = Timeouts {
         header: args.header_timeout.0,

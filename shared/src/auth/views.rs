@@ -8,8 +8,9 @@ use crate::repo::sessions::SessionRecord;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 pub struct UserView {
     pub id: String,
     pub email: String,
@@ -22,14 +23,15 @@ pub struct UserView {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Campus)]
 pub struct CampusView {
     pub id: String,
     pub name: String,
     pub domain: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriverSummary {
     pub capability: Capability,
@@ -39,8 +41,9 @@ pub struct DriverSummary {
     pub license_expires_on: Option<Date>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
 pub struct SessionView {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -85,8 +88,9 @@ impl From<&SessionRecord> for SessionView {
 }
 
 /// One entry of `GET /api/auth/sessions`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SessionEntry)]
 pub struct SessionListEntry {
     pub id: String,
     pub device: String,

@@ -6,8 +6,9 @@ use crate::rides::views::Person;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Message)]
 pub struct MessageView {
     pub id: String,
     pub conversation_id: String,
@@ -36,8 +37,9 @@ impl From<&MessageRecord> for MessageView {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Conversation)]
 pub struct ConversationView {
     pub id: String,
     pub kind: ConversationKind,

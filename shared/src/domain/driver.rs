@@ -5,7 +5,7 @@ use super::calendar::Calendar;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Never asked to drive.
@@ -30,7 +30,7 @@ impl Capability {
 }
 
 /// How far the entered license has been checked against its photo.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verification {
     /// Entered by hand, not scanned yet.
@@ -43,7 +43,9 @@ pub enum Verification {
 }
 
 /// The expiry alerts of one license, least urgent first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Alert {
     #[serde(rename = "7d")]
     SevenDays,

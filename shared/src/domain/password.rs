@@ -68,7 +68,7 @@ fn bounded_normalize(password: &str) -> Cow<'_, str> {
     normalize(&password[..cut])
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Strength {
     /// 0 (too guessable) ..= 4 (very unguessable).

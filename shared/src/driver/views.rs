@@ -6,7 +6,7 @@ use crate::repo::drivers::{DriverRecord, Extracted, LicenseRecord, ReviewRecord,
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriverState {
     pub capability: Capability,
@@ -16,8 +16,9 @@ pub struct DriverState {
     pub alerts_sent: Vec<Alert>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = License)]
 pub struct LicenseView {
     pub legal_name: String,
     pub number_last4: String,
@@ -29,8 +30,9 @@ pub struct LicenseView {
     pub verification: Verification,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Review)]
 pub struct ReviewView {
     pub status: ReviewStatus,
     #[serde(with = "time::serde::rfc3339")]
@@ -80,7 +82,7 @@ impl From<&ReviewRecord> for ReviewView {
 }
 
 /// How each entered field compares with the scanned one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanMatch {
     pub legal_name: NameMatch,
@@ -88,13 +90,13 @@ pub struct ScanMatch {
     pub expires_on: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NameMatch {
     pub score: f64,
     pub matched: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanResult {
     pub extracted: Extracted,
@@ -105,7 +107,7 @@ pub struct ScanResult {
 }
 
 /// `POST /api/auth/driver/license/upload`'s answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadGrant {
     pub upload_url: String,
@@ -115,7 +117,7 @@ pub struct UploadGrant {
 }
 
 /// One pending application in an admin's queue.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewEntry {
     pub user_id: String,

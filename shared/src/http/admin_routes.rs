@@ -3,39 +3,83 @@
 use super::cookies::SessionCookie;
 use super::json::Json;
 use super::list::{Paging, QueryParams};
+use super::openapi::ErrorBody;
 use super::AppState;
 use crate::auth::Client;
 use crate::driver::admin::Decision;
+use crate::driver::views::{DriverState, ReviewEntry};
 use crate::error::AppError;
+use crate::repo::audit::DriverChange;
 use crate::repo::safety::ReportStatus;
+use crate::rides::views::ReportView;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-pub async fn reviews(
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewPage {
+    reviews: Vec<ReviewEntry>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    records: Vec<DriverChange>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportPage {
+    reports: Vec<ReportView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportBody {
+    report: ReportView,
+}
+
+/// The campus's drivers waiting for a review, oldest first, with their license and photo.
+#[utoipa::path(get, path = "/api/admin/driver-reviews", tag = "admin", params(Paging),
+    security(("session" = [])), responses(
+    (status = 200, body = ReviewPage, description = "A page of the queue"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+))]
+pub async fn driver_reviews(
     State(state): State<AppState>,
     SessionCookie(cookie): SessionCookie,
     QueryParams(paging): QueryParams<Paging>,
 ) -> Result<Response, AppError> {
     let page = state.driver.reviews(&cookie, paging.cursor(), paging.limit()?).await?;
-    Ok(axum::Json(json!({ "reviews": page.items, "nextCursor": page.next_cursor })).into_response())
+    Ok(axum::Json(ReviewPage { reviews: page.items, next_cursor: page.next_cursor }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionBody {
     Approve,
     Reject,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DecideBody {
     decision: DecisionBody,
     reason: Option<String>,
 }
 
-pub async fn decide(
+/// Approves or rejects (with a reason) a driver waiting for review; the driver is mailed.
+#[utoipa::path(post, path = "/api/admin/driver-reviews/{userId}", tag = "admin", request_body = DecideBody,
+    params(("userId" = String, Path, description = "The driver's user id")),
+    security(("session" = [])), responses(
+    (status = 200, body = DriverState, description = "The driver's new state"),
+    (status = 403, body = ErrorBody, description = "admin_required (also for one's own application)"),
+    (status = 404, body = ErrorBody, description = "not_found: no such user of the campus, or nothing pending"),
+))]
+pub async fn decide_review(
     State(state): State<AppState>,
     client: Client,
     SessionCookie(cookie): SessionCookie,
@@ -50,12 +94,19 @@ pub async fn decide(
     Ok(axum::Json(driver).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ReasonBody {
     reason: String,
 }
 
-pub async fn suspend(
+/// Suspends a driver (no driving; availability off; a pending application leaves the queue).
+#[utoipa::path(post, path = "/api/admin/drivers/{userId}/suspend", tag = "admin", request_body = ReasonBody,
+    params(("userId" = String, Path, description = "The driver's user id")),
+    security(("session" = [])), responses(
+    (status = 200, body = DriverState, description = "Suspended (or already)"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+))]
+pub async fn suspend_driver(
     State(state): State<AppState>,
     client: Client,
     SessionCookie(cookie): SessionCookie,
@@ -66,7 +117,15 @@ pub async fn suspend(
         .into_response())
 }
 
-pub async fn reinstate(
+/// Lifts a suspension: back to what it interrupted; availability stays off.
+#[utoipa::path(post, path = "/api/admin/drivers/{userId}/reinstate", tag = "admin", request_body = ReasonBody,
+    params(("userId" = String, Path, description = "The driver's user id")),
+    security(("session" = [])), responses(
+    (status = 200, body = DriverState, description = "Reinstated"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+    (status = 409, body = ErrorBody, description = "driver_not_suspended"),
+))]
+pub async fn reinstate_driver(
     State(state): State<AppState>,
     client: Client,
     SessionCookie(cookie): SessionCookie,
@@ -85,14 +144,22 @@ pub struct AuditQuery {
     paging: Paging,
 }
 
-pub async fn audit(
+/// The audit trail of one driver of the campus, newest first.
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin",
+    params(("userId" = String, Query, description = "The driver's user id"), Paging),
+    security(("session" = [])), responses(
+    (status = 200, body = AuditPage, description = "A page of changes"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+    (status = 404, body = ErrorBody, description = "not_found: no such user of the campus"),
+))]
+pub async fn driver_audit(
     State(state): State<AppState>,
     SessionCookie(cookie): SessionCookie,
     QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Response, AppError> {
     let user_id = query.user_id.as_deref().ok_or_else(|| AppError::invalid("userId is required"))?;
     let page = state.driver.audit(&cookie, user_id, query.paging.cursor(), query.paging.limit()?).await?;
-    Ok(axum::Json(json!({ "records": page.items, "nextCursor": page.next_cursor })).into_response())
+    Ok(axum::Json(AuditPage { records: page.items, next_cursor: page.next_cursor }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -111,22 +178,36 @@ fn report_status(text: &str) -> Result<ReportStatus, AppError> {
     }
 }
 
-pub async fn reports(
+/// Reports about the campus's users, by status (default `open`), newest first.
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
+    params(("status" = Option<ReportStatus>, Query, description = "open (default), dismissed or actioned"), Paging),
+    security(("session" = [])), responses(
+    (status = 200, body = ReportPage, description = "A page of reports"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+))]
+pub async fn user_reports(
     State(state): State<AppState>,
     SessionCookie(cookie): SessionCookie,
     QueryParams(query): QueryParams<ReportsQuery>,
 ) -> Result<Response, AppError> {
     let status = report_status(query.status.as_deref().unwrap_or("open"))?;
     let page = state.rides.reports(&cookie, status, query.paging.cursor(), query.paging.limit()?).await?;
-    Ok(axum::Json(json!({ "reports": page.items, "nextCursor": page.next_cursor })).into_response())
+    Ok(axum::Json(ReportPage { reports: page.items, next_cursor: page.next_cursor }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ReportDecisionBody {
     status: String,
     note: String,
 }
 
+/// Closes an open report as `dismissed` or `actioned`, with a note.
+#[utoipa::path(post, path = "/api/admin/reports/{id}", tag = "admin", request_body = ReportDecisionBody,
+    params(("id" = String, Path, description = "The report's id")),
+    security(("session" = [])), responses(
+    (status = 200, body = ReportBody, description = "The decided report"),
+    (status = 403, body = ErrorBody, description = "admin_required"),
+))]
 pub async fn decide_report(
     State(state): State<AppState>,
     SessionCookie(cookie): SessionCookie,
@@ -135,5 +216,5 @@ pub async fn decide_report(
 ) -> Result<Response, AppError> {
     let status = report_status(&body.status).map_err(|e| AppError::Incomplete(e.to_string()))?;
     let report = state.rides.decide_report(&cookie, &id, status, &body.note).await?;
-    Ok(axum::Json(json!({ "report": report })).into_response())
+    Ok(axum::Json(ReportBody { report }).into_response())
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod json;
 pub mod limits;
 pub mod list;
+pub mod openapi;
 pub mod origin;
 mod password_routes;
 pub mod request_log;
@@ -33,9 +34,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -153,65 +155,79 @@ impl Function {
         matches!(self, Function::Driver | Function::Admin)
     }
 
-    fn routes(self) -> Router<AppState> {
+    /// The function's routes, each registered with its OpenAPI operation (`openapi.rs`).
+    fn routes(self) -> OpenApiRouter<AppState> {
         use auth_routes as a;
+        let routes = OpenApiRouter::new();
         match self {
-            Function::Register => Router::new().route("/api/auth/register", post(a::register)),
-            Function::VerifyEmail => Router::new()
-                .route("/api/auth/verify-email", post(a::verify_email))
-                .route("/api/auth/resend-verification", post(a::resend_verification)),
-            Function::Signin => Router::new().route("/api/auth/signin", post(a::sign_in)),
-            Function::Session => Router::new()
-                .route("/api/auth/session", get(a::session))
-                .route("/api/auth/signout", post(a::sign_out))
-                .route("/api/auth/sessions", get(a::sessions))
-                .route("/api/auth/sessions/{id}", delete(a::revoke_session))
-                .route("/api/auth/signout-all", post(a::sign_out_everywhere)),
-            Function::Password => Router::new()
-                .route("/api/auth/password/forgot", post(password_routes::forgot))
-                .route("/api/auth/password/reset", post(password_routes::reset))
-                .route("/api/auth/password/change", post(password_routes::change))
-                .route("/api/auth/password/strength", post(password_routes::strength)),
-            Function::TwoFactor => Router::new()
-                .route("/api/auth/2fa/totp/setup", post(two_factor_routes::setup))
-                .route("/api/auth/2fa/totp/confirm", post(two_factor_routes::confirm))
-                .route("/api/auth/2fa/totp/disable", post(two_factor_routes::disable))
-                .route("/api/auth/2fa/recovery-codes", post(two_factor_routes::renew_recovery_codes)),
-            Function::Driver => Router::new()
-                .route("/api/auth/driver", get(driver_routes::state))
-                .route("/api/auth/driver/license", put(driver_routes::put_license))
-                .route("/api/auth/driver/license/upload", post(driver_routes::upload))
-                .route("/api/auth/driver/license/scan", post(driver_routes::scan))
-                .route("/api/auth/driver/enable", post(driver_routes::enable))
-                .route("/api/auth/driver/toggle", post(driver_routes::toggle)),
-            Function::Admin => Router::new()
-                .route("/api/admin/driver-reviews", get(admin_routes::reviews))
-                .route("/api/admin/driver-reviews/{user_id}", post(admin_routes::decide))
-                .route("/api/admin/drivers/{user_id}/suspend", post(admin_routes::suspend))
-                .route("/api/admin/drivers/{user_id}/reinstate", post(admin_routes::reinstate))
-                .route("/api/admin/audit", get(admin_routes::audit))
-                .route("/api/admin/reports", get(admin_routes::reports))
-                .route("/api/admin/reports/{id}", post(admin_routes::decide_report)),
+            Function::Register => routes.routes(routes!(a::register)),
+            Function::VerifyEmail => {
+                routes.routes(routes!(a::verify_email)).routes(routes!(a::resend_verification))
+            }
+            Function::Signin => routes.routes(routes!(a::sign_in)),
+            Function::Session => routes
+                .routes(routes!(a::current_session))
+                .routes(routes!(a::sign_out))
+                .routes(routes!(a::list_sessions))
+                .routes(routes!(a::revoke_session))
+                .routes(routes!(a::sign_out_everywhere)),
+            Function::Password => {
+                use password_routes as p;
+                routes
+                    .routes(routes!(p::forgot_password))
+                    .routes(routes!(p::reset_password))
+                    .routes(routes!(p::change_password))
+                    .routes(routes!(p::password_strength))
+            }
+            Function::TwoFactor => {
+                use two_factor_routes as t;
+                routes
+                    .routes(routes!(t::totp_setup))
+                    .routes(routes!(t::totp_confirm))
+                    .routes(routes!(t::totp_disable))
+                    .routes(routes!(t::renew_recovery_codes))
+            }
+            Function::Driver => {
+                use driver_routes as d;
+                routes
+                    .routes(routes!(d::driver_state))
+                    .routes(routes!(d::put_license))
+                    .routes(routes!(d::license_upload))
+                    .routes(routes!(d::scan_license))
+                    .routes(routes!(d::enable_driving))
+                    .routes(routes!(d::toggle_availability))
+            }
+            Function::Admin => {
+                use admin_routes as m;
+                routes
+                    .routes(routes!(m::driver_reviews))
+                    .routes(routes!(m::decide_review))
+                    .routes(routes!(m::suspend_driver))
+                    .routes(routes!(m::reinstate_driver))
+                    .routes(routes!(m::driver_audit))
+                    .routes(routes!(m::user_reports))
+                    .routes(routes!(m::decide_report))
+            }
             Function::Carpool => {
                 use ride_routes as r;
-                Router::new()
-                    .route("/api/carpool/rides", post(r::post).get(r::feed))
-                    .route("/api/carpool/rides/{id}", get(r::detail).patch(r::edit).delete(r::cancel))
-                    .route("/api/carpool/rides/{id}/join", post(r::join))
-                    .route("/api/carpool/rides/{id}/requests/{request_id}/accept", post(r::accept))
-                    .route("/api/carpool/rides/{id}/requests/{request_id}/decline", post(r::decline))
-                    .route("/api/carpool/rides/{id}/leave", post(r::leave))
-                    .route("/api/carpool/me/rides", get(r::mine))
-                    .route("/api/users/{user_id}/block", post(r::block).delete(r::unblock))
-                    .route("/api/reports", post(r::report))
+                routes
+                    .routes(routes!(r::post_ride, r::ride_feed))
+                    .routes(routes!(r::ride_detail, r::edit_ride, r::cancel_ride))
+                    .routes(routes!(r::join_ride))
+                    .routes(routes!(r::accept_request))
+                    .routes(routes!(r::decline_request))
+                    .routes(routes!(r::leave_ride))
+                    .routes(routes!(r::my_rides))
+                    .routes(routes!(r::block_user, r::unblock_user))
+                    .routes(routes!(r::report_user))
             }
-            Function::ChatHttp => Router::new()
-                .route("/api/chat/conversations", get(chat_routes::conversations).post(chat_routes::direct))
-                .route(
-                    "/api/chat/conversations/{id}/messages",
-                    get(chat_routes::history).post(chat_routes::send),
-                )
-                .route("/api/chat/conversations/{id}/read", post(chat_routes::read)),
+            Function::ChatHttp => {
+                use chat_routes as c;
+                routes
+                    .routes(routes!(c::list_conversations, c::direct_conversation))
+                    .routes(routes!(c::message_history, c::send_message))
+                    .routes(routes!(c::mark_read))
+            }
         }
     }
 }
@@ -239,11 +255,9 @@ pub fn local_router(state: AppState) -> Router {
 }
 
 fn build(state: AppState, functions: &[Function], edge_check: bool) -> Router {
-    let mut routes = functions
-        .iter()
-        .fold(Router::new(), |router, f| router.merge(f.routes()))
-        .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed);
+    let (routes, _) =
+        functions.iter().fold(OpenApiRouter::new(), |router, f| router.merge(f.routes())).split_for_parts();
+    let mut routes = routes.fallback(error::not_found).method_not_allowed_fallback(error::method_not_allowed);
     if edge_check {
         routes = routes.layer(axum::middleware::from_fn_with_state(state.auth.clone(), edge::guard));
     }

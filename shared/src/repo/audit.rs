@@ -89,7 +89,7 @@ pub async fn for_user(store: &dyn Store, user: Ulid, limit: usize) -> Result<Vec
 }
 
 /// What changed about a driver (API.md: every change of capability or availability).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriverAction {
     /// Capability changes: applied (to review), approved, rejected, suspended, reinstated.
@@ -99,7 +99,7 @@ pub enum DriverAction {
 
 /// One capability or availability change: who (a user id, or `system` for the sweep), the
 /// value before and after, why, and from where. Campus admins read them (`GET /api/admin/audit`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriverChange {
     pub id: Ulid,

@@ -58,7 +58,7 @@ pub async fn is_blocked(store: &dyn Store, user: Ulid, other: Ulid) -> Result<bo
     Ok(found.iter().any(Option::is_some))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
     Open,

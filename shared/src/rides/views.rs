@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use ulid::Ulid;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub id: String,
     pub name: String,
@@ -20,8 +20,9 @@ impl Person {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Ride)]
 pub struct RideView {
     pub id: String,
     pub kind: Kind,
@@ -64,8 +65,9 @@ impl RideView {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = JoinRequest)]
 pub struct RequestView {
     pub id: String,
     pub ride_id: String,
@@ -93,7 +95,7 @@ impl RequestView {
 }
 
 /// `GET /api/carpool/rides/{id}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RideDetail {
     pub ride: RideView,
@@ -102,21 +104,22 @@ pub struct RideDetail {
     pub requests: Vec<RequestView>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Joined {
     pub ride: RideView,
     pub request: RequestView,
 }
 
 /// `GET /api/carpool/me/rides`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MyRides {
     pub posted: Vec<RideView>,
     pub joined: Vec<Joined>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Report)]
 pub struct ReportView {
     pub id: String,
     pub reporter: Person,
