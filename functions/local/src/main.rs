@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+mod demo;
 mod server;
 mod ws;
 
@@ -181,7 +182,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = local_router(state)
         .merge(photos.router())
         .merge(with_outer_layers(chat))
-        .merge(carpool::http::openapi::router());
+        .merge(carpool::http::openapi::router())
+        .merge(with_outer_layers(demo::router()));
 
     let timeouts = Timeouts {
         header: args.header_timeout.0,
