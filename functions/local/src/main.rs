@@ -149,10 +149,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_url = args.app_url.unwrap_or_else(|| url.clone());
     let mut config = AuthConfig::local(app_url);
     config.dev_mode = args.dev_mode;
-    config.rate_limits = match args.lift_rate_limits {
-        true => RateLimits::lifted(),
-        false => carpool::config::rate_limits_from_env()?,
-    };
+    config.rate_limits =
+        if args.lift_rate_limits { RateLimits::lifted() } else { carpool::config::rate_limits_from_env()? };
     if !args.allowed_origins.is_empty() {
         config.allowed_origins = args.allowed_origins;
     }

@@ -38,6 +38,7 @@ pub struct DriverSummary {
     pub available: bool,
     pub has_license: bool,
     #[serde(with = "crate::domain::license::ymd::option")]
+    #[schema(required = true)]
     pub license_expires_on: Option<Date>,
 }
 

@@ -13,11 +13,13 @@ pub struct MessageView {
     pub id: String,
     pub conversation_id: String,
     /// `null` for a system message.
+    #[schema(required = true)]
     pub sender_id: Option<String>,
     pub sender_name: String,
     pub body: String,
     #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
+    #[schema(required = true)]
     pub client_message_id: Option<String>,
     pub kind: MessageKind,
 }
@@ -43,10 +45,12 @@ impl From<&MessageRecord> for MessageView {
 pub struct ConversationView {
     pub id: String,
     pub kind: ConversationKind,
+    #[schema(required = true)]
     pub ride_id: Option<String>,
     /// A ride's route, or the other person's name.
     pub title: String,
     pub members: Vec<Person>,
+    #[schema(required = true)]
     pub last_message: Option<MessageView>,
     /// Messages from others after the caller's read marker (counted up to 100).
     pub unread: usize,

@@ -74,6 +74,7 @@ pub struct Strength {
     /// 0 (too guessable) ..= 4 (very unguessable).
     pub score: u8,
     /// Why the password is refused or weak; `None` when acceptable.
+    #[schema(required = true)]
     pub warning: Option<String>,
     pub suggestions: Vec<String>,
     /// Whether the server would accept it.

@@ -11,7 +11,9 @@ use time::{Date, OffsetDateTime};
 pub struct DriverState {
     pub capability: Capability,
     pub available: bool,
+    #[schema(required = true)]
     pub license: Option<LicenseView>,
+    #[schema(required = true)]
     pub review: Option<ReviewView>,
     pub alerts_sent: Vec<Alert>,
 }
@@ -38,7 +40,9 @@ pub struct ReviewView {
     #[serde(with = "time::serde::rfc3339")]
     pub submitted_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub decided_at: Option<OffsetDateTime>,
+    #[schema(required = true)]
     pub reason: Option<String>,
 }
 
@@ -123,9 +127,13 @@ pub struct ReviewEntry {
     pub user_id: String,
     pub name: String,
     pub email: String,
+    #[schema(required = true)]
     pub license: Option<LicenseView>,
+    #[schema(required = true)]
     pub verification: Option<Verification>,
+    #[schema(required = true)]
     pub extracted: Option<Extracted>,
+    #[schema(required = true)]
     pub image_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub submitted_at: OffsetDateTime,

@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 pub struct ReviewPage {
     reviews: Vec<ReviewEntry>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -28,6 +29,7 @@ pub struct ReviewPage {
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     records: Vec<DriverChange>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -35,6 +37,7 @@ pub struct AuditPage {
 #[serde(rename_all = "camelCase")]
 pub struct ReportPage {
     reports: Vec<ReportView>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -78,6 +81,7 @@ pub struct DecideBody {
     (status = 200, body = DriverState, description = "The driver's new state"),
     (status = 403, body = ErrorBody, description = "admin_required (also for one's own application)"),
     (status = 404, body = ErrorBody, description = "not_found: no such user of the campus, or nothing pending"),
+    (status = 422, body = ErrorBody, description = "a rejection without a reason; a reason too long"),
 ))]
 pub async fn decide_review(
     State(state): State<AppState>,
@@ -105,6 +109,7 @@ pub struct ReasonBody {
     security(("session" = [])), responses(
     (status = 200, body = DriverState, description = "Suspended (or already)"),
     (status = 403, body = ErrorBody, description = "admin_required"),
+    (status = 422, body = ErrorBody, description = "the reason missing or too long"),
 ))]
 pub async fn suspend_driver(
     State(state): State<AppState>,
@@ -124,6 +129,7 @@ pub async fn suspend_driver(
     (status = 200, body = DriverState, description = "Reinstated"),
     (status = 403, body = ErrorBody, description = "admin_required"),
     (status = 409, body = ErrorBody, description = "driver_not_suspended"),
+    (status = 422, body = ErrorBody, description = "the reason missing or too long"),
 ))]
 pub async fn reinstate_driver(
     State(state): State<AppState>,
@@ -178,7 +184,7 @@ fn report_status(text: &str) -> Result<ReportStatus, AppError> {
     }
 }
 
-/// Reports about the campus's users, by status (default `open`), newest first.
+/// Reports about the campus's users, by status (default `open`), oldest first.
 #[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
     params(("status" = Option<ReportStatus>, Query, description = "open (default), dismissed or actioned"), Paging),
     security(("session" = [])), responses(
@@ -207,6 +213,7 @@ pub struct ReportDecisionBody {
     security(("session" = [])), responses(
     (status = 200, body = ReportBody, description = "The decided report"),
     (status = 403, body = ErrorBody, description = "admin_required"),
+    (status = 422, body = ErrorBody, description = "the status is not dismissed or actioned; the note too long"),
 ))]
 pub async fn decide_report(
     State(state): State<AppState>,

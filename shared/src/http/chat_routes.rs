@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(rename_all = "camelCase")]
 pub struct ConversationPage {
     conversations: Vec<ConversationView>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -30,6 +31,7 @@ pub struct ConversationBody {
 #[serde(rename_all = "camelCase")]
 pub struct MessagePage {
     messages: Vec<MessageView>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 

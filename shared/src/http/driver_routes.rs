@@ -79,7 +79,6 @@ pub struct ScanBody {
     (status = 200, body = ScanResult, description = "What was read, what matched, and the verification now"),
     (status = 404, body = ErrorBody, description = "not_found: no upload of the caller's under that key"),
     (status = 409, body = ErrorBody, description = "license_required"),
-    (status = 422, body = ErrorBody, description = "invalid_upload: not an image"),
 ))]
 pub async fn scan_license(
     State(state): State<AppState>,
@@ -89,7 +88,7 @@ pub async fn scan_license(
     Ok(axum::Json(state.driver.scan(&cookie, &body.object_key).await?).into_response())
 }
 
-/// Asks to drive: approved at once when the photo matched, else queued for an admin's review.
+/// Asks to drive: the application joins the campus admins' review queue.
 #[utoipa::path(post, path = "/api/auth/driver/enable", tag = "driver", security(("session" = [])), responses(
     (status = 200, body = DriverState, description = "Approved (or already)"),
     (status = 202, body = DriverState, description = "Waiting for an admin's review"),

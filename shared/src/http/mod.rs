@@ -157,77 +157,58 @@ impl Function {
 
     /// The function's routes, each registered with its OpenAPI operation (`openapi.rs`).
     fn routes(self) -> OpenApiRouter<AppState> {
-        use auth_routes as a;
-        let routes = OpenApiRouter::new();
+        let router = OpenApiRouter::new();
         match self {
-            Function::Register => routes.routes(routes!(a::register)),
-            Function::VerifyEmail => {
-                routes.routes(routes!(a::verify_email)).routes(routes!(a::resend_verification))
-            }
-            Function::Signin => routes.routes(routes!(a::sign_in)),
-            Function::Session => routes
-                .routes(routes!(a::current_session))
-                .routes(routes!(a::sign_out))
-                .routes(routes!(a::list_sessions))
-                .routes(routes!(a::revoke_session))
-                .routes(routes!(a::sign_out_everywhere)),
-            Function::Password => {
-                use password_routes as p;
-                routes
-                    .routes(routes!(p::forgot_password))
-                    .routes(routes!(p::reset_password))
-                    .routes(routes!(p::change_password))
-                    .routes(routes!(p::password_strength))
-            }
-            Function::TwoFactor => {
-                use two_factor_routes as t;
-                routes
-                    .routes(routes!(t::totp_setup))
-                    .routes(routes!(t::totp_confirm))
-                    .routes(routes!(t::totp_disable))
-                    .routes(routes!(t::renew_recovery_codes))
-            }
-            Function::Driver => {
-                use driver_routes as d;
-                routes
-                    .routes(routes!(d::driver_state))
-                    .routes(routes!(d::put_license))
-                    .routes(routes!(d::license_upload))
-                    .routes(routes!(d::scan_license))
-                    .routes(routes!(d::enable_driving))
-                    .routes(routes!(d::toggle_availability))
-            }
-            Function::Admin => {
-                use admin_routes as m;
-                routes
-                    .routes(routes!(m::driver_reviews))
-                    .routes(routes!(m::decide_review))
-                    .routes(routes!(m::suspend_driver))
-                    .routes(routes!(m::reinstate_driver))
-                    .routes(routes!(m::driver_audit))
-                    .routes(routes!(m::user_reports))
-                    .routes(routes!(m::decide_report))
-            }
-            Function::Carpool => {
-                use ride_routes as r;
-                routes
-                    .routes(routes!(r::post_ride, r::ride_feed))
-                    .routes(routes!(r::ride_detail, r::edit_ride, r::cancel_ride))
-                    .routes(routes!(r::join_ride))
-                    .routes(routes!(r::accept_request))
-                    .routes(routes!(r::decline_request))
-                    .routes(routes!(r::leave_ride))
-                    .routes(routes!(r::my_rides))
-                    .routes(routes!(r::block_user, r::unblock_user))
-                    .routes(routes!(r::report_user))
-            }
-            Function::ChatHttp => {
-                use chat_routes as c;
-                routes
-                    .routes(routes!(c::list_conversations, c::direct_conversation))
-                    .routes(routes!(c::message_history, c::send_message))
-                    .routes(routes!(c::mark_read))
-            }
+            Function::Register => router.routes(routes!(auth_routes::register)),
+            Function::VerifyEmail => router
+                .routes(routes!(auth_routes::verify_email))
+                .routes(routes!(auth_routes::resend_verification)),
+            Function::Signin => router.routes(routes!(auth_routes::sign_in)),
+            Function::Session => router
+                .routes(routes!(auth_routes::current_session))
+                .routes(routes!(auth_routes::sign_out))
+                .routes(routes!(auth_routes::list_sessions))
+                .routes(routes!(auth_routes::revoke_session))
+                .routes(routes!(auth_routes::sign_out_everywhere)),
+            Function::Password => router
+                .routes(routes!(password_routes::forgot_password))
+                .routes(routes!(password_routes::reset_password))
+                .routes(routes!(password_routes::change_password))
+                .routes(routes!(password_routes::password_strength)),
+            Function::TwoFactor => router
+                .routes(routes!(two_factor_routes::totp_setup))
+                .routes(routes!(two_factor_routes::totp_confirm))
+                .routes(routes!(two_factor_routes::totp_disable))
+                .routes(routes!(two_factor_routes::renew_recovery_codes)),
+            Function::Driver => router
+                .routes(routes!(driver_routes::driver_state))
+                .routes(routes!(driver_routes::put_license))
+                .routes(routes!(driver_routes::license_upload))
+                .routes(routes!(driver_routes::scan_license))
+                .routes(routes!(driver_routes::enable_driving))
+                .routes(routes!(driver_routes::toggle_availability)),
+            Function::Admin => router
+                .routes(routes!(admin_routes::driver_reviews))
+                .routes(routes!(admin_routes::decide_review))
+                .routes(routes!(admin_routes::suspend_driver))
+                .routes(routes!(admin_routes::reinstate_driver))
+                .routes(routes!(admin_routes::driver_audit))
+                .routes(routes!(admin_routes::user_reports))
+                .routes(routes!(admin_routes::decide_report)),
+            Function::Carpool => router
+                .routes(routes!(ride_routes::post_ride, ride_routes::ride_feed))
+                .routes(routes!(ride_routes::ride_detail, ride_routes::edit_ride, ride_routes::cancel_ride))
+                .routes(routes!(ride_routes::join_ride))
+                .routes(routes!(ride_routes::accept_request))
+                .routes(routes!(ride_routes::decline_request))
+                .routes(routes!(ride_routes::leave_ride))
+                .routes(routes!(ride_routes::my_rides))
+                .routes(routes!(ride_routes::block_user, ride_routes::unblock_user))
+                .routes(routes!(ride_routes::report_user)),
+            Function::ChatHttp => router
+                .routes(routes!(chat_routes::list_conversations, chat_routes::direct_conversation))
+                .routes(routes!(chat_routes::message_history, chat_routes::send_message))
+                .routes(routes!(chat_routes::mark_read)),
         }
     }
 }

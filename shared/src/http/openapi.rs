@@ -6,8 +6,12 @@
 
 use super::Function;
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, HttpMethod, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::openapi::{
+    ContentBuilder, HttpMethod, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder,
+};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The name of the session cookie scheme protected operations name.
@@ -80,9 +84,11 @@ pub fn document() -> Document {
     document
 }
 
-/// Errors any operation of its kind may answer, whatever it does: bad input, limits, an outage;
-/// for protected ones a missing session; for state-changing ones a cross-site request; for
-/// those with a body its size and type; for those with path parameters an unknown id.
+/// Errors any operation of its kind may answer, whatever it does: limits and outages; for
+/// those with input (a body, path or query parameters) malformed input; for protected ones a
+/// missing session; for state-changing ones a cross-site request; for those with a body its size
+/// and type; for those with path parameters an unknown id. Where the operation documents the
+/// same status for its own reasons, the shared reason is added to its description.
 fn add_shared_errors(document: &mut Document) {
     for (path, item) in document.paths.paths.iter_mut() {
         let operations = [
@@ -94,11 +100,16 @@ fn add_shared_errors(document: &mut Document) {
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
+            let has_input = operation.request_body.is_some()
+                || path.contains('{')
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let mut shared = vec![
-                ("400", "invalid_request: the input is malformed or breaks a rule"),
                 ("429", "rate_limited: too many requests; see Retry-After"),
                 ("503", "service_unavailable: a service it needs is busy or down; see Retry-After"),
             ];
+            if has_input {
+                shared.push(("400", "invalid_request: the input is malformed"));
+            }
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 shared.push(("401", "unauthenticated: no live session"));
             }
@@ -108,26 +119,38 @@ fn add_shared_errors(document: &mut Document) {
             if operation.request_body.is_some() {
                 shared.push(("413", "payload_too_large: the body is over 64 KiB"));
                 shared.push(("415", "unsupported_media_type: the body is not application/json"));
-                shared.push(("422", "a field's value breaks a rule (the code names which)"));
             }
             if path.contains('{') {
                 shared.push(("404", "not_found: no such thing, or not the caller's to see"));
             }
-            for (status, description) in shared {
-                let responses = &mut operation.responses.responses;
-                responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+            for (status, reason) in shared {
+                match operation.responses.responses.get_mut(status) {
+                    Some(RefOr::T(response)) => {
+                        response.description = format!("{}; {reason}", response.description)
+                    }
+                    Some(RefOr::Ref(_)) => {}
+                    None => {
+                        operation
+                            .responses
+                            .responses
+                            .insert(status.to_owned(), error_response(status, reason));
+                    }
+                }
             }
         }
     }
 }
 
-fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
-        )
-        .build()
-        .into()
+fn error_response(status: &str, description: &str) -> RefOr<Response> {
+    let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    let mut response = ResponseBuilder::new().description(description).content("application/json", body);
+    if status == "429" || status == "503" {
+        let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).build();
+        let header = HeaderBuilder::new()
+            .schema(Some(seconds))
+            .description(Some("Seconds to wait before trying again"))
+            .build();
+        response = response.header("Retry-After", header);
+    }
+    RefOr::T(response.build())
 }

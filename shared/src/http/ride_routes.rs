@@ -24,6 +24,7 @@ pub struct RideBody {
 #[serde(rename_all = "camelCase")]
 pub struct FeedPage {
     rides: Vec<RideView>,
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 

@@ -107,9 +107,11 @@ pub struct DriverChange {
     pub actor: String,
     pub before: serde_json::Value,
     pub after: serde_json::Value,
+    #[schema(required = true)]
     pub reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    #[schema(required = true)]
     pub ip: Option<String>,
 }
 

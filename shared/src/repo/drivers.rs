@@ -117,9 +117,12 @@ pub struct ReviewRecord {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Extracted {
+    #[schema(required = true)]
     pub legal_name: Option<String>,
+    #[schema(required = true)]
     pub number_last4: Option<String>,
     #[serde(with = "ymd::option")]
+    #[schema(required = true)]
     pub expires_on: Option<Date>,
 }
 

@@ -36,6 +36,7 @@ pub struct RideView {
     pub seats_left: u8,
     pub notes: String,
     /// Members only.
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,6 +100,7 @@ impl RequestView {
 #[serde(rename_all = "camelCase")]
 pub struct RideDetail {
     pub ride: RideView,
+    #[schema(required = true)]
     pub my_request: Option<RequestView>,
     /// The author's view of every request; empty for anyone else.
     pub requests: Vec<RequestView>,
@@ -124,13 +126,16 @@ pub struct ReportView {
     pub id: String,
     pub reporter: Person,
     pub subject: Person,
+    #[schema(required = true)]
     pub ride_id: Option<String>,
     pub reason: String,
     pub status: ReportStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[schema(required = true)]
     pub note: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub decided_at: Option<OffsetDateTime>,
 }
 
