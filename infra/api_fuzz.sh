@@ -16,8 +16,8 @@ SCHEMATHESIS_VERSION=4.32.5
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
   echo "setup: installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  source infra/pip_install.sh
+  pip_install "$VENV" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 cargo build -q --locked -p carpool-local

@@ -21,18 +21,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Another script may be creating .venv-test at the same time (with moto); `venv` on an existing
 # directory keeps what is there, and pip installs into it.
-if [[ ! -x .venv-test/bin/python ]]; then
-    echo "setup: creating .venv-test"
-    python3 -m venv .venv-test
-fi
+source infra/pip_install.sh
 if [[ ! -x .venv-test/bin/cfn-lint ]]; then
     echo "setup: installing cfn-lint into .venv-test"
-    .venv-test/bin/pip install -q cfn-lint
+    pip_install .venv-test cfn-lint
 fi
 if [[ ! -x .venv-sam/bin/sam ]]; then
     echo "setup: creating .venv-sam with aws-sam-cli (about a minute)"
-    python3 -m venv .venv-sam
-    .venv-sam/bin/pip install -q aws-sam-cli
+    pip_install .venv-sam aws-sam-cli
 fi
 
 # ---- checks

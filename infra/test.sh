@@ -9,9 +9,9 @@ LAMBDAS=(register verify-email signin session password two-factor driver admin c
 step() { printf '\n== %s\n' "$*"; }
 
 step "Python test tools in $VENV (moto, cfn-lint, cargo-lambda)"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+source infra/pip_install.sh
 if ! "$VENV/bin/python" -c 'import moto.server, cfnlint' 2>/dev/null || [ ! -x "$VENV/bin/cargo-lambda" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]' cfn-lint cargo-lambda
+  pip_install "$VENV" 'moto[server]' cfn-lint cargo-lambda
 fi
 
 step "Start the moto emulator"
