@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (Python tools in .venv-test), starts
-# the moto AWS emulator on a free loopback port, runs every check and test, and stops moto.
+# The README's test command: installs what the tests need (Python tools in .venv-test; chromium and
+# playwright-core for the browser tests), starts the moto AWS emulator on a free loopback port,
+# runs every check and test, and stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,9 @@ cargo test --workspace --locked
 
 step "The API as outsiders meet it (schemathesis against carpool-local)"
 bash infra/api_fuzz.sh
+
+step "The demo page in a real browser (chromium and playwright-core; screenshots in target/browser)"
+bash infra/browser_test.sh
 
 step "template.yaml (cfn-lint, sam validate, workspace cross-check)"
 bash infra/check-template.sh

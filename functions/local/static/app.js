@@ -315,9 +315,7 @@ async function loadDriver() {
 
 function setUpDriver() {
   onSubmit($("license-form"), async (data) => {
-    const body = Object.fromEntries(data);
-    body.region = body.region.toUpperCase();
-    await api("PUT", "/api/auth/driver/license", body);
+    await api("PUT", "/api/auth/driver/license", Object.fromEntries(data));
     say("License saved.");
     await loadDriver();
   });
@@ -382,7 +380,10 @@ async function openChat(conversation) {
   $("message-form").hidden = false;
   $("message-body").focus();
   const newest = page.messages[0];
-  if (newest) await api("POST", `/api/chat/conversations/${conversation.id}/read`, { messageId: newest.id });
+  if (newest && conversation.unread) {
+    await api("POST", `/api/chat/conversations/${conversation.id}/read`, { messageId: newest.id });
+    await loadConversations();
+  }
 }
 
 function setUpChat() {
@@ -413,7 +414,7 @@ function connectSocket() {
     if (frame.type === "message" && frame.message.conversationId === openConversation) {
       showMessage(frame.message);
     } else if (frame.type === "message") {
-      say(`New message from ${frame.message.senderName}.`);
+      say(frame.message.kind === "system" ? frame.message.body : `New message from ${frame.message.senderName}.`);
     } else if (frame.type === "error") {
       say(frame.message, true);
     }
