@@ -70,8 +70,9 @@ run() {
 
 # Everything but ending sessions, with one session; then ending sessions, with another (the
 # stateful phase feeds ids from `GET /api/auth/sessions` to the revocation, so the main run
-# would otherwise end its own session early and test the rest signed out).
-ending=(sign_out sign_out_everywhere revoke_session)
+# would otherwise end its own session early and test the rest signed out). Deleting the account
+# goes with them: it ends every session too, should a generated password ever be the right one.
+ending=(sign_out sign_out_everywhere revoke_session delete_account)
 main=() sessions=()
 for id in "${ending[@]}"; do
   main+=(--exclude-operation-id "$id")

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv-test
-LAMBDAS=(register verify-email signin session password two-factor driver admin carpool chat-http chat-ws authorizer mailer license-sweep)
+LAMBDAS=(register verify-email signin session password two-factor driver admin carpool chat-http chat-ws account authorizer mailer license-sweep account-sweep)
 step() { printf '\n== %s\n' "$*"; }
 
 step "Python test tools in $VENV (moto, cfn-lint, cargo-lambda)"

@@ -3,7 +3,8 @@
 // (license, photo scan, an admin's approval) and offers a ride, the other asks to join and is
 // accepted, and the two chat over the WebSocket in real time. Then pages on two other origins
 // probe the API with the rider's cookie: the allow-listed one may call it, the other one is
-// refused (CORS, the CSRF guard and the WebSocket handshake). Screenshots of the main screens go
+// refused (CORS, the CSRF guard and the WebSocket handshake). Last, the rider downloads her data
+// and deletes her account, and the driver's chat shows her as "Deleted user". Screenshots of the main screens go
 // to the artefact directory; on a failure, every open page is captured there as well.
 //
 // Run by infra/browser_test.sh, which installs chromium and playwright-core and passes:
@@ -14,7 +15,7 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -330,6 +331,24 @@ async function main() {
     await riley.reload();
     await statusSays(riley, `Signed in as ${people.riley.email}`);
     log("foreign origin: CORS read, preflight, CSRF POST and WebSocket refused; the allow-listed origin reads the session, posts a ride and opens a socket");
+
+    begin("Riley downloads her data, then deletes her account; Dana's chat shows her as Deleted user");
+    await tab(riley, "data");
+    const [download] = await Promise.all([riley.waitForEvent("download"), riley.click("#export-link")]);
+    const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+    assert.equal(exported.user.email, people.riley.email);
+    assert.ok(exported.messages.some((m) => m.body.startsWith("Hi Dana")), "her messages are in it");
+    await shot(riley, "08-your-data");
+    await riley.fill("#delete-password", PASSWORD);
+    await riley.check("#delete-sure");
+    await riley.click("#delete-form button[type=submit]");
+    await statusSays(riley, "Your account is deleted.");
+    await riley.locator("#signed-out").waitFor();
+    await tab(dana, "chat");
+    await dana.locator("#conversations button").first().click();
+    await dana.locator("#messages li", { hasText: "Deleted user: Hi Dana, where exactly at the main gate?" }).waitFor();
+    await shot(dana, "09-chat-after-deletion");
+    log("export downloaded with her messages; deletion signed her out; her messages read as from Deleted user");
     console.log(`browser tests passed; screenshots in ${artefacts}`);
   } catch (error) {
     console.error(`\nFAILED while ${step}:\n${error.stack || error}`);

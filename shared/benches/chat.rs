@@ -9,7 +9,9 @@
 //! - messages per second into one conversation: one sender after another, and 8 senders at once
 //!   (each send is conditional on the conversation's last message, so they take turns);
 //! - a history page of 20 in a conversation of 1,000 messages: store calls and items read
-//!   (target: one query for the page).
+//!   (target: one query for the page);
+//! - the data export of an account that sent 2,000 and 20,000 messages: time, and how much the
+//!   process's peak memory grew during it (target: flat, the same for both).
 
 mod common;
 
@@ -49,7 +51,10 @@ struct Bench {
 }
 
 fn router(bench: &Bench, pusher: Arc<dyn Pusher>) -> axum::Router {
-    let config = config();
+    router_with(bench, pusher, config())
+}
+
+fn router_with(bench: &Bench, pusher: Arc<dyn Pusher>, config: carpool::config::AuthConfig) -> axum::Router {
     let dir = tempfile::tempdir().unwrap().keep();
     let local = carpool::documents::local::LocalDocuments::new(
         &dir,
@@ -267,23 +272,7 @@ async fn throughput_rows(bench: &Bench) {
 async fn history_row(bench: &Bench) {
     let app = router(bench, Arc::new(LocalPusher::default()));
     let room = conversation(bench, &bench.ids[..2]).await;
-    for chunk in 0..1000 / 40 {
-        let mut writes = Vec::new();
-        for i in 0..40 {
-            let message = MessageRecord {
-                id: Ulid::new(),
-                conversation_id: room,
-                sender_id: Some(bench.ids[i % 2]),
-                sender_name: "Member".into(),
-                body: format!("message {}", chunk * 40 + i),
-                sent_at: bench.clock.now(),
-                client_message_id: Some(Ulid::new().to_string()),
-                kind: MessageKind::User,
-            };
-            writes.extend(messages::put(&message));
-        }
-        bench.store.write(writes).await.unwrap();
-    }
+    write_messages(bench, room, &bench.ids[..2], 1000).await;
     let path = format!("/api/chat/conversations/{room}/messages?limit=20");
     let work =
         |s: &Counting<EmbeddedStore>| (s.calls.load(Ordering::Relaxed), s.items_read.load(Ordering::Relaxed));
@@ -297,11 +286,92 @@ async fn history_row(bench: &Bench) {
     row(
         "history page of 20, conversation of 1,000 messages: store calls, items read (target: one query for the page)",
         format!(
-            "{} calls, {} items: the session check (1 call, 3 items), the conversation (1, 1), one query (1, 20)",
+            "{} calls, {} items: the session check (1 call, 3 items), the conversation (1, 1), one query (1, 20), the other sender's current name (1, 1)",
             after.0 - before.0,
             after.1 - before.1
         ),
     );
+}
+
+/// `count` messages into `room`, from `senders` in turn, written straight to the store.
+async fn write_messages(bench: &Bench, room: Ulid, senders: &[Ulid], count: usize) {
+    for chunk in 0..count / 40 {
+        let mut writes = Vec::new();
+        for i in 0..40 {
+            let message = MessageRecord {
+                id: Ulid::new(),
+                conversation_id: room,
+                sender_id: Some(senders[i % senders.len()]),
+                sender_name: "Member".into(),
+                body: format!(
+                    "message {} of a long conversation, about the ride to the airport",
+                    chunk * 40 + i
+                ),
+                sent_at: bench.clock.now(),
+                client_message_id: Some(Ulid::new().to_string()),
+                kind: MessageKind::User,
+                mention: None,
+            };
+            writes.extend(messages::put(&message));
+        }
+        bench.store.write(writes).await.unwrap();
+    }
+}
+
+/// Every allocation of the process is counted, so the peak of one step is measured exactly (the
+/// allocator's caching hides growth from the resident size).
+#[global_allocator]
+static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+
+/// Starts a new peak from what is allocated now; returns that.
+fn reset_peak() -> usize {
+    HEAP.reset_peak_usage();
+    HEAP.current_usage()
+}
+
+async fn export_rows(bench: &Bench) {
+    // Every export is a link, so the answer holds nothing: what is measured is the writing.
+    let mut links_only = config();
+    links_only.export_answer_limit = 0;
+    let app = router_with(bench, Arc::new(LocalPusher::default()), links_only);
+    // Members 8 and 9 sent nothing yet (the throughput rows use 0..8).
+    let (first, second) = (8, 9);
+    let room = conversation(bench, &[bench.ids[first], bench.ids[second]]).await;
+    let mut unlimited = config();
+    unlimited.export_answer_limit = u64::MAX;
+    let whole = router_with(bench, Arc::new(LocalPusher::default()), unlimited);
+    let mut sent = 0;
+    let mut growth = Vec::new();
+    for count in [2_000, 20_000] {
+        write_messages(bench, room, &[bench.ids[first]], count - sent).await;
+        sent = count;
+        let before = reset_peak();
+        let started = Instant::now();
+        let (status, body, _) =
+            call(&app, "GET", "/api/auth/account/export", json!({}), Some(&bench.cookies[first])).await;
+        let elapsed = started.elapsed();
+        assert_eq!(status, 303, "{body}");
+        let grew = HEAP.peak_usage().saturating_sub(before);
+        growth.push(grew);
+        // The document's size, from an answer that holds it whatever its size.
+        let (_, document, _) =
+            call(&whole, "GET", "/api/auth/account/export", json!({}), Some(&bench.cookies[first])).await;
+        let size = serde_json::to_vec(&document).unwrap().len();
+        row(
+            &format!(
+                "data export of an account that sent {count} messages, embedded, answered as a link: time, document size, peak heap growth"
+            ),
+            format!("{:.0} ms, {:.1} MiB, {:.2} MiB", elapsed.as_secs_f64() * 1000.0, mib(size), mib(grew)),
+        );
+    }
+    row(
+        "peak heap growth, 20,000 / 2,000 messages (target: flat, about 1)",
+        format!("{:.2}", growth[1] as f64 / growth[0].max(1) as f64),
+    );
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn row(name: &str, value: String) {
@@ -315,4 +385,5 @@ async fn main() {
     fan_out_rows(&bench).await;
     throughput_rows(&bench).await;
     history_row(&bench).await;
+    export_rows(&bench).await;
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::hashing::Argon2Params;
 use crate::captcha::{CaptchaConfig, TURNSTILE_VERIFY_URL};
+use crate::domain::account::RESPONSE_LIMIT_BYTES;
 use crate::domain::password::{PasswordPolicy, DEFAULT_MIN_SCORE};
 use crate::domain::secret::Secret;
 use crate::rate_limit::{RateLimits, Rule};
@@ -33,6 +34,9 @@ pub struct AuthConfig {
     /// The server's key ring: seals secrets at rest (TOTP keys, queued mail) and signs device
     /// cookies. Every function but the authorizer refuses to start without it.
     pub key_ring: Option<KeyRing>,
+    /// The largest data export answered in the response itself; a larger one is a link (Lambda's
+    /// limit in production; tests lower it to see links).
+    pub export_answer_limit: u64,
 }
 
 impl AuthConfig {
@@ -50,6 +54,7 @@ impl AuthConfig {
             password: PasswordPolicy::default(),
             verification_ttl: Duration::hours(24),
             rate_limits: RateLimits::default(),
+            export_answer_limit: RESPONSE_LIMIT_BYTES,
         }
     }
 }
@@ -130,6 +135,7 @@ impl LambdaConfig {
                 },
                 verification_ttl: Duration::hours(env.ranged("VERIFICATION_TTL_HOURS", 24, 24..=48)?),
                 rate_limits: env.rate_limits()?,
+                export_answer_limit: RESPONSE_LIMIT_BYTES,
             },
             table: env.required("CARPOOL_TABLE")?,
             mail_from: env.required("MAIL_FROM")?,
@@ -138,6 +144,19 @@ impl LambdaConfig {
             websocket_endpoint: env.required("WEBSOCKET_ENDPOINT")?,
             edge_secret: env.optional("EDGE_SECRET").map(Secret::from),
         })
+    }
+}
+
+impl LambdaConfig {
+    /// Refuses a configuration without what a function needs beyond the common variables.
+    pub fn require(&self, key_ring: bool, license_bucket: bool) -> Result<(), String> {
+        if key_ring && self.auth.key_ring.is_none() {
+            return Err("configuration variable KEY_RING: is required by this function".into());
+        }
+        if license_bucket && self.license_bucket.is_none() {
+            return Err("configuration variable LICENSE_BUCKET: is required by this function".into());
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +221,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 Rule::RideJoin => "RATE_LIMIT_RIDE_JOIN",
                 Rule::Report => "RATE_LIMIT_REPORT",
                 Rule::ChatSend => "RATE_LIMIT_CHAT_SEND",
+                Rule::AccountExport => "RATE_LIMIT_ACCOUNT_EXPORT",
             };
             if let Some(v) = self.optional(var) {
                 limits.set(rule, v.parse().map_err(|problem| ConfigError { var, problem })?);

@@ -1,6 +1,7 @@
 //! Cold start of a Lambda function: configuration checked once, AWS clients built once per
 //! container, then the function's router (or the authorizer's handler) served.
 
+use crate::account::AccountService;
 use crate::auth::AuthService;
 use crate::chat::ChatService;
 use crate::clock::SystemClock;
@@ -138,6 +139,39 @@ pub async fn handle_sweep_event(
         "expired": summary.expired,
         "failed": summary.failed,
     }))
+}
+
+/// The redrive of account deletions, invoked every 5 minutes by EventBridge Scheduler: finishes
+/// the erasures whose request stopped half-way. A run with a failed erasure returns an error (the
+/// scheduler's retries and dead-letter queue, and the function's error alarm, take over); the
+/// jobs stay in the table either way.
+pub async fn serve_account_sweep() -> Result<(), LambdaError> {
+    let account = cold_start("account-sweep", true, true).await?.0.account;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (account, id, span) =
+            (account.clone(), event.context.request_id.clone(), event_span(&event.context.request_id));
+        async move {
+            invocation(&id, "erasures", None, handle_erasure_event(&account, event).instrument(span)).await
+        }
+    }))
+    .await
+}
+
+/// One scheduled run of the erasure redrive (the event's content does not matter). Answers what
+/// it did.
+pub async fn handle_erasure_event(
+    account: &AccountService,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, LambdaError> {
+    let resumed = account.resume_erasures().await.map_err(|e| {
+        e.report();
+        LambdaError::from("account erasure redrive failed")
+    })?;
+    tracing::info!(finished = resumed.finished, failed = resumed.failed, "account erasures resumed");
+    if resumed.failed > 0 {
+        return Err(format!("{} account erasures failed; retried at the next run", resumed.failed).into());
+    }
+    Ok(serde_json::json!({ "finished": resumed.finished, "failed": resumed.failed }))
 }
 
 /// The WebSocket API's function (`chat-ws`): every route of it, `$connect`, `$disconnect`,
@@ -296,22 +330,20 @@ async fn cold_start(
 ) -> Result<(AppState, Option<Secret>), LambdaError> {
     crate::telemetry::init(name);
     metrics::install(name);
-    let config = match LambdaConfig::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            // Fail the cold start with the variable's name rather than every request later.
-            tracing::error!(function = name, error = %e, "invalid configuration");
-            return Err(e.into());
-        }
-    };
-    if needs_key_ring && config.auth.key_ring.is_none() {
-        tracing::error!(function = name, "KEY_RING is required by this function");
-        return Err("configuration variable KEY_RING: is required by this function".into());
-    }
-    if needs_bucket && config.license_bucket.is_none() {
-        tracing::error!(function = name, "LICENSE_BUCKET is required by this function");
-        return Err("configuration variable LICENSE_BUCKET: is required by this function".into());
-    }
+    // Fail the cold start with the variable's name rather than every request later.
+    let config = LambdaConfig::from_env()
+        .map_err(|e| e.to_string())
+        .and_then(|config| config.require(needs_key_ring, needs_bucket).map(|()| config));
+    let config = config.map_err(|e| {
+        tracing::error!(function = name, error = %e, "invalid configuration");
+        LambdaError::from(e)
+    })?;
+    Ok(deployment_state(config).await?)
+}
+
+/// A deployment's use cases over its AWS services, as configured for the functions
+/// (template.yaml); `carpool-admin` runs on it too.
+pub async fn deployment_state(config: LambdaConfig) -> Result<(AppState, Option<Secret>), String> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clock = Arc::new(SystemClock);
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table, clock.clone()));
@@ -320,8 +352,8 @@ async fn cold_start(
         config.mail_from,
         config.ses_configuration_set,
     ));
-    // Only the driver and admin functions touch license photos (checked above); the clients
-    // cost nothing until used.
+    // Only the functions that touch license photos and exports need the bucket (`require`);
+    // the clients cost nothing until used.
     let bucket = config.license_bucket.unwrap_or_default();
     let documents = Documents {
         uploads: Arc::new(S3Uploads::new(aws_sdk_s3::Client::new(&sdk), bucket.clone())),

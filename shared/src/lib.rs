@@ -6,6 +6,7 @@
 /// The product name users see: in mail, and as the issuer in authenticator apps.
 pub const PRODUCT: &str = "Campus Carpool";
 
+pub mod account;
 pub mod auth;
 pub mod captcha;
 pub mod chat;

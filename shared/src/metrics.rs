@@ -133,6 +133,17 @@ pub fn message_sent() {
     counter!("MessagesSent").increment(1);
 }
 
+/// An account closed (by its owner or an operator).
+pub fn account_deleted() {
+    counter!("AccountsDeleted").increment(1);
+}
+
+/// Account erasures the redrive took over, by how they ended (a failure is retried later).
+pub fn erasures_resumed(finished: usize, failed: usize) {
+    counter!("ErasuresResumed", "outcome" => "finished").increment(finished as u64);
+    counter!("ErasuresResumed", "outcome" => "failed").increment(failed as u64);
+}
+
 /// A WebSocket connection that answered Gone when a frame was delivered to it.
 pub fn delivery_gone() {
     counter!("DeliveriesGone").increment(1);

@@ -5,7 +5,7 @@
 
 use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
-use crate::store::{Key, Store};
+use crate::store::{Key, Query, SkRange, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -61,10 +61,22 @@ pub enum Rule {
     Report,
     /// Chat messages, over WebSocket and HTTP together.
     ChatSend,
+    /// Data exports: each reads everything of the user.
+    AccountExport,
+}
+
+/// Whom a rule counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    Ip,
+    Email,
+    User,
+    /// A trusted device's cookie nonce.
+    Device,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 22] = [
+    pub const ALL: [Rule; 23] = [
         Rule::RegisterIp,
         Rule::RegisterEmail,
         Rule::SigninIp,
@@ -87,6 +99,7 @@ impl Rule {
         Rule::RideJoin,
         Rule::Report,
         Rule::ChatSend,
+        Rule::AccountExport,
     ];
 
     /// Also the suffix of its configuration variable (`RATE_LIMIT_SIGNIN_IP`).
@@ -114,6 +127,33 @@ impl Rule {
             Rule::RideJoin => "ride_join",
             Rule::Report => "report",
             Rule::ChatSend => "chat_send",
+            Rule::AccountExport => "account_export",
+        }
+    }
+
+    /// Whom the rule counts (the subject its counters are keyed by).
+    pub fn counted(self) -> Counted {
+        match self {
+            Rule::RegisterIp
+            | Rule::SigninIp
+            | Rule::VerifyIp
+            | Rule::ResendIp
+            | Rule::ForgotIp
+            | Rule::ResetIp => Counted::Ip,
+            Rule::RegisterEmail | Rule::SigninEmail | Rule::ResendEmail | Rule::ForgotEmail => Counted::Email,
+            Rule::SigninDevice => Counted::Device,
+            Rule::ChangeUser
+            | Rule::TwoFactorUser
+            | Rule::TwoFactorFailureNotice
+            | Rule::DriverEnable
+            | Rule::DriverToggle
+            | Rule::DriverUpload
+            | Rule::DriverScan
+            | Rule::RidePost
+            | Rule::RideJoin
+            | Rule::Report
+            | Rule::ChatSend
+            | Rule::AccountExport => Counted::User,
         }
     }
 
@@ -152,6 +192,8 @@ impl Rule {
             Rule::RideJoin => (30, 3600),
             Rule::Report => (10, 86_400),
             Rule::ChatSend => (30, 60),
+            // Per user: an export reads everything they have; a few a day is plenty for a person.
+            Rule::AccountExport => (3, 86_400),
         };
         Limit { max, window_secs }
     }
@@ -222,7 +264,7 @@ impl RateLimiter {
         let now = self.clock.epoch_seconds();
         let window = now.div_euclid(limit.window_secs);
         let window_end = (window + 1) * limit.window_secs;
-        let key = Key::new(format!("RATE#{}#{subject}", rule.name()), format!("W#{window}"));
+        let key = Key::new(counter_partition(rule, subject), format!("W#{window}"));
         let count = self.store.increment(&key, "count", 1, window_end).await?;
         Ok((count, (window_end - now).max(1)))
     }
@@ -234,6 +276,24 @@ impl RateLimiter {
         let (first, second) = tokio::join!(self.hit(a.0, a.1), self.hit(b.0, b.1));
         first.and(second)
     }
+}
+
+fn counter_partition(rule: Rule, subject: &str) -> String {
+    format!("RATE#{}#{subject}", rule.name())
+}
+
+/// The keys of the live counters that count `subject` under every rule of that kind of subject
+/// (an account's deletion removes those of its email and its id).
+pub async fn counters_of(store: &dyn Store, counted: Counted, subject: &str) -> Result<Vec<Key>, StoreError> {
+    let rules = Rule::ALL.into_iter().filter(|rule| rule.counted() == counted);
+    let queries = rules.map(|rule| {
+        crate::repo::query_all(
+            store,
+            Query::new(counter_partition(rule, subject), SkRange::Prefix("W#".into())),
+        )
+    });
+    let found = futures::future::try_join_all(queries).await?;
+    Ok(found.into_iter().flatten().map(|item| item.key).collect())
 }
 
 #[cfg(test)]

@@ -18,12 +18,11 @@ use carpool::domain::totp::TotpKey;
 use carpool::driver::Documents;
 use carpool::http::edge::authorize;
 use carpool::http::{router, AppState, Function, Ports};
-use carpool::lambda::{handle_mail_event, handle_socket_event, handle_sweep_event};
+use carpool::lambda::{handle_erasure_event, handle_mail_event, handle_socket_event, handle_sweep_event};
 use carpool::mail::jobs::MailQueue;
 use carpool::mail::{MailError, Mailer, Message};
 use carpool::push::local::LocalPusher;
 use carpool::push::{PushError, Pusher};
-use carpool::repo::connections::{self, ConnectionRecord};
 use carpool::repo::mail_jobs;
 use carpool::store::{Item, Key, Page, Query, Store, StoreError, Write};
 use lambda_http::aws_lambda_events::apigw::{
@@ -36,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use support::app::*;
 use support::driver::*;
 use support::rides::*;
+use support::Tripwire;
 use time::Duration;
 
 type Actions = BTreeSet<&'static str>;
@@ -116,6 +116,22 @@ impl UploadStore for RecordingPhotos {
         self.recording.note(["s3:GetObject"]);
         self.inner.first_bytes(key, n).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+        filename: &str,
+    ) -> Result<(), UploadError> {
+        self.recording.note(["s3:PutObject"]);
+        self.inner.put_file(key, path, content_type, filename).await
+    }
+    async fn delete_under(&self, prefix: &str) -> Result<usize, UploadError> {
+        // ListObjectsV2 is authorised as s3:ListBucket on the bucket; DeleteObjects as
+        // s3:DeleteObject on each key.
+        self.recording.note(["s3:ListBucket", "s3:DeleteObject"]);
+        self.inner.delete_under(prefix).await
+    }
 }
 
 #[async_trait]
@@ -152,6 +168,9 @@ struct FunctionApp {
 
 impl FunctionApp {
     fn new(base: &App, function: Function) -> FunctionApp {
+        let mut config = test_config();
+        // Every export is a link: what a large one needs.
+        config.export_answer_limit = 0;
         let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
         let mail = Arc::new(Recorder::default());
         let keys = test_config().key_ring.unwrap();
@@ -168,7 +187,7 @@ impl FunctionApp {
                 documents,
                 pusher,
             },
-            test_config(),
+            config,
         )
         .unwrap();
         // The mail it queues is delivered by the mailer function (checked on its own below).
@@ -186,6 +205,7 @@ impl FunctionApp {
             driver: state.driver.clone(),
             rides: state.rides.clone(),
             chat: state.chat.clone(),
+            account: state.account.clone(),
             sockets,
             router: router(state, &[function]),
             clock: base.clock.clone(),
@@ -204,7 +224,8 @@ impl FunctionApp {
 }
 
 /// The `dynamodb:`, `ses:`, `s3:`, `textract:` and `execute-api:` actions each function's block
-/// of template.yaml grants, by binary (`s3:` ones count only on the bucket's `licenses/` prefix,
+/// of template.yaml grants, by binary (`s3:` ones count only on the bucket's `licenses/` and
+/// `exports/` prefixes,
 /// `execute-api:` ones only on the WebSocket API's connections).
 /// A `dynamodb:` action counts as granted on the table when its statement's resources name
 /// `Table.Arn`, and with `ON_INDEX` when they name an `/index/` ARN.
@@ -251,17 +272,27 @@ fn granted() -> BTreeMap<String, Actions> {
                 .iter()
                 .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ','))
                 .filter(|w| {
-                    ["dynamodb:", "ses:", "s3:", "textract:", "execute-api:"].iter().any(|p| w.starts_with(p))
+                    // `s3:prefix:` is a condition key, not an action.
+                    !w.ends_with(':')
+                        && ["dynamodb:", "ses:", "s3:", "textract:", "execute-api:"]
+                            .iter()
+                            .any(|p| w.starts_with(p))
                 });
             // The WebSocket API's connections, and nothing else of it.
             let on_connections = statement.iter().any(|l| l.contains("${ChatSocketApi}/ws/*/@connections/*"));
-            // License photos live under the bucket's `licenses/` prefix; nothing else is granted.
-            let on_photos = statement.iter().any(|l| l.contains("${LicenseBucket.Arn}/licenses/*"));
+            // Objects only under the bucket's `licenses/` (photos) and `exports/` prefixes, and
+            // listing only those prefixes.
+            let on_objects = statement.iter().all(|l| {
+                !l.contains("LicenseBucket.Arn") || l.contains("/licenses/*") || l.contains("/exports/*")
+            }) && statement.iter().any(|l| l.contains("LicenseBucket.Arn"));
+            let listing_prefixes = statement.iter().any(|l| l.contains("!GetAtt LicenseBucket.Arn"))
+                && statement.iter().any(|l| l.contains("s3:prefix: [licenses/*, exports/*]"));
             for word in words {
                 let mut grants = Vec::new();
                 if word.starts_with("ses:")
                     || word.starts_with("textract:")
-                    || (word.starts_with("s3:") && on_photos)
+                    || (word.starts_with("s3:") && word != "s3:ListBucket" && on_objects)
+                    || (word == "s3:ListBucket" && listing_prefixes)
                     || (word.starts_with("execute-api:") && on_connections)
                 {
                     grants.push(word.to_owned());
@@ -284,41 +315,9 @@ fn granted() -> BTreeMap<String, Actions> {
     out
 }
 
-/// Records an open WebSocket connection of the user. The function under test has no such
-/// socket (it is in another container, or closed), so a push to it answers Gone, and the
-/// function forgets it: what delivering to a connection costs, in full.
-async fn online(base: &App, email: &str) {
-    let user = base.user_id(email).await.parse().unwrap();
-    let sessions = carpool::repo::sessions::list(base.store.as_ref(), user).await.unwrap();
-    let record = ConnectionRecord {
-        id: ulid::Ulid::new().to_string(),
-        user_id: user,
-        session: sessions[0].0.clone(),
-        // Past its handshake: a Gone answer means it is gone.
-        connected_at: base.clock.now() - Duration::minutes(1),
-    };
-    base.store.write(connections::put(&record)).await.unwrap();
-}
-
 /// Registers, verifies and signs in through the whole local router; returns the cookie.
 async fn account(base: &App, email: &str) -> String {
     base.signed_in(email, false).await
-}
-
-/// Turns two-factor on through the whole local router; returns the key and recovery codes.
-async fn two_factor_on(base: &App, cookie: &str) -> (TotpKey, Vec<String>) {
-    let setup = base.post("/api/auth/2fa/totp/setup", json!({ "password": PASSWORD }), Some(cookie)).await;
-    let key = TotpKey::from_base32(setup.body["secret"].as_str().unwrap()).unwrap();
-    let code = key.code_at(base.clock.epoch_seconds());
-    let confirmed = base.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(cookie)).await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let codes = confirmed.body["recoveryCodes"].as_array().unwrap();
-    (key, codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
-}
-
-fn next_code(base: &App, key: &TotpKey) -> String {
-    base.clock.advance(Duration::seconds(30));
-    key.code_at(base.clock.epoch_seconds())
 }
 
 fn signin_body(email: &str, password: &str, code: Option<&str>) -> serde_json::Value {
@@ -366,11 +365,11 @@ async fn exercise(base: &App, function: Function) -> Actions {
             app.post("/api/auth/signin", signin_body("nobody@example.edu", PASSWORD, None), None).await;
 
             let cookie = account(base, "sign2fa@example.edu").await;
-            let (key, recovery) = two_factor_on(base, &cookie).await;
+            let (key, recovery) = base.two_factor_on(&cookie).await;
             let need =
                 app.post("/api/auth/signin", signin_body("sign2fa@example.edu", PASSWORD, None), None).await;
             assert_eq!(need.code(), "totp_required");
-            let code = next_code(base, &key);
+            let code = base.next_code(&key);
             let ok =
                 app.post("/api/auth/signin", signin_body("sign2fa@example.edu", PASSWORD, Some(&code)), None);
             assert_eq!(ok.await.status, StatusCode::OK);
@@ -403,7 +402,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 StatusCode::UNAUTHORIZED
             );
             // Signing out everywhere closes the user's WebSocket connections.
-            online(base, "sess@example.edu").await;
+            base.online("sess@example.edu").await;
             assert_eq!(
                 app.post("/api/auth/signout-all", json!({}), Some(&cookie)).await.status,
                 StatusCode::NO_CONTENT
@@ -421,7 +420,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             assert_eq!(forgot.status, StatusCode::ACCEPTED);
             let token = token_in(&app.mail.to("pass@example.edu").pop().unwrap());
             // A reset (and a change) closes the WebSocket connections of the sessions it ends.
-            online(base, "pass@example.edu").await;
+            base.online("pass@example.edu").await;
             let reset = json!({"token": token, "password": "a brand new passphrase 8"});
             assert_eq!(app.post("/api/auth/password/reset", reset, None).await.status, StatusCode::OK);
             assert_eq!(base.get("/api/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
@@ -452,7 +451,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let confirmed =
                 app.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(&cookie)).await;
             let recovery = confirmed.body["recoveryCodes"][0].as_str().unwrap().to_owned();
-            let renew = json!({"password": PASSWORD, "code": next_code(base, &key)});
+            let renew = json!({"password": PASSWORD, "code": base.next_code(&key)});
             let renewed = app.post("/api/auth/2fa/recovery-codes", renew, Some(&cookie)).await;
             assert_eq!(renewed.status, StatusCode::OK);
             // Renewing with a recovery code checks that two-factor is still on (a condition check).
@@ -462,7 +461,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let spent = json!({"password": PASSWORD, "code": recovery});
             let refused = app.post("/api/auth/2fa/totp/disable", spent, Some(&cookie)).await;
             assert_eq!(refused.code(), "invalid_totp", "renewal retired the old codes");
-            let off = json!({"password": PASSWORD, "code": next_code(base, &key)});
+            let off = json!({"password": PASSWORD, "code": base.next_code(&key)});
             assert_eq!(
                 app.post("/api/auth/2fa/totp/disable", off, Some(&cookie)).await.status,
                 StatusCode::OK
@@ -520,7 +519,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             // A suspension cancels the driver's rides and tells their riders.
             let driver = base.ready_driver("iam-suspended@example.edu", &admin).await;
             let ride = base.offer(&driver, 2).await;
-            online(base, "iam-suspended@example.edu").await;
+            base.online("iam-suspended@example.edu").await;
             let rider = account(base, "iam-rider@example.edu").await;
             base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
             let driver_id = base.user_id("iam-suspended@example.edu").await;
@@ -540,7 +539,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let admin = base.admin("iam-carpool-admin@example.edu").await;
             let driver = base.ready_driver("iam-carpooler@example.edu", &admin).await;
             // Ride events' system messages are pushed to the members' connections.
-            online(base, "iam-carpooler@example.edu").await;
+            base.online("iam-carpooler@example.edu").await;
             let posted = app.post("/api/carpool/rides", ride_body(base, "offer", 3, 24), Some(&driver)).await;
             assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
             let ride = posted.body["ride"]["id"].as_str().unwrap().to_owned();
@@ -579,7 +578,7 @@ async fn exercise(base: &App, function: Function) -> Actions {
             let rider = account(base, "iam-chat-rider@example.edu").await;
             let request = base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
             base.answer(&driver, ride["id"].as_str().unwrap(), &request, "accept").await;
-            online(base, "iam-chat-rider@example.edu").await;
+            base.online("iam-chat-rider@example.edu").await;
             let path = format!("/api/chat/conversations/{conversation}/messages");
             let body = json!({"body": "at the gate", "clientMessageId": "iam-1"});
             let sent = app.post(&path, body.clone(), Some(&rider)).await;
@@ -601,8 +600,46 @@ async fn exercise(base: &App, function: Function) -> Actions {
                 app.post("/api/chat/conversations", json!({"userId": driver_id}), Some(&rider)).await;
             assert_eq!(direct.status, StatusCode::OK, "{}", direct.body);
         }
+        Function::Account => {
+            let email = "iam-leaver@example.edu";
+            let cookie = everything_of(base, email, "iam-account").await;
+            let totp = base.two_factor_on(&cookie).await.0;
+            let exported = app.get("/api/auth/account/export", Some(&cookie)).await;
+            assert_eq!(exported.status, StatusCode::SEE_OTHER, "{}", exported.body);
+            let code = base.next_code(&totp);
+            let delete = json!({"password": PASSWORD, "totpCode": code});
+            let deleted = app.post("/api/auth/account/delete", delete, Some(&cookie)).await;
+            assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+        }
     }
     f.used()
+}
+
+/// Signs up `email` with a bit of everything: a scanned license photo, a ride offered with a
+/// rider accepted, a seat on another's ride, a direct chat, a block, an open connection.
+/// `others` names the other people it meets. Returns the cookie.
+async fn everything_of(base: &App, email: &str, others: &str) -> String {
+    let admin = base.admin(&format!("{others}-admin@example.edu")).await;
+    let cookie = base.ready_driver(email, &admin).await;
+    let fields = alice_fields(base.campus_today() + Duration::days(365));
+    let photo = base.upload_photo(&cookie, "image/png", png_of(&fields)).await;
+    let scan = base.post("/api/auth/driver/license/scan", json!({"objectKey": photo}), Some(&cookie)).await;
+    assert_eq!(scan.status, StatusCode::OK, "{}", scan.body);
+    let ride = base.offer(&cookie, 2).await;
+    let rider_email = format!("{others}-rider@example.edu");
+    let rider = account(base, &rider_email).await;
+    let request = base.joined(&rider, ride["id"].as_str().unwrap(), 1).await;
+    base.answer(&cookie, ride["id"].as_str().unwrap(), &request, "accept").await;
+    let driver = base.ready_driver(&format!("{others}-driver@example.edu"), &admin).await;
+    let other_ride = base.offer(&driver, 2).await;
+    base.joined(&cookie, other_ride["id"].as_str().unwrap(), 1).await;
+    let rider_id = base.user_id(&rider_email).await;
+    let direct = base.post("/api/chat/conversations", json!({"userId": rider_id}), Some(&cookie)).await;
+    assert_eq!(direct.status, StatusCode::OK, "{}", direct.body);
+    let block = format!("/api/users/{}/block", base.user_id(&format!("{others}-driver@example.edu")).await);
+    assert_eq!(base.post(&block, json!({}), Some(&cookie)).await.status, StatusCode::NO_CONTENT);
+    base.online(email).await;
+    cookie
 }
 
 /// Signs in through the whole local router; returns the cookie.
@@ -659,11 +696,46 @@ async fn exercise_sweep(base: &App) -> Actions {
     assert_eq!(base.answer(&asker, &asked, &answer, "accept").await.status, StatusCode::OK);
     base.clock.advance(Duration::days(1));
     base.sign_in("iam-sweep-3@example.edu").await;
-    online(base, "iam-sweep-3@example.edu").await;
+    base.online("iam-sweep-3@example.edu").await;
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../../events/license-sweep/hourly.json")).unwrap();
     let answer = handle_sweep_event(&driver, LambdaEvent::new(event, Context::default())).await.unwrap();
     assert_eq!(answer["alertsSent"], 3, "{answer}");
+    let used = recording.used.lock().unwrap().clone();
+    used
+}
+
+/// The erasure redrive: a deletion whose erasure could not read its job (the store failing on
+/// `ERASE#` reads) is finished through the Lambda handler, every step of it.
+async fn exercise_account_sweep(base: &App) -> Actions {
+    let jobs_unreadable = Arc::new(Tripwire::reads_only(base.store.clone(), "ERASE#"));
+    let flaky = App::with(jobs_unreadable.clone(), base.clock.clone(), many_sign_ups).await;
+    let email = "iam-swept@example.edu";
+    let cookie = everything_of(&flaky, email, "iam-sweep-world").await;
+    jobs_unreadable.arm(true);
+    let deleted = flaky.post("/api/auth/account/delete", json!({"password": PASSWORD}), Some(&cookie)).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    jobs_unreadable.arm(false);
+    // Past the lease the request's own run has.
+    base.clock.advance(carpool::account::LEASE + Duration::minutes(1));
+
+    let recording = Arc::new(Recording { inner: base.store.clone(), used: Mutex::default() });
+    let pusher = Arc::new(RecordingSockets { inner: Arc::default(), recording: recording.clone() });
+    let keys = test_config().key_ring.unwrap();
+    let local = LocalDocuments::new(flaky.uploads.path(), UPLOAD_BASE, keys, base.clock.clone());
+    let photos = Arc::new(RecordingPhotos { inner: local, recording: recording.clone() });
+    let ports = Ports {
+        store: recording.clone(),
+        mailer: Arc::new(Recorder::default()),
+        clock: base.clock.clone(),
+        documents: Documents { uploads: photos.clone(), ocr: photos },
+        pusher,
+    };
+    let account = AppState::new(ports, test_config()).unwrap().account;
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/account-sweep/every-5-minutes.json")).unwrap();
+    let answer = handle_erasure_event(&account, LambdaEvent::new(event, Context::default())).await.unwrap();
+    assert_eq!(answer, json!({"finished": 1, "failed": 0}));
     let used = recording.used.lock().unwrap().clone();
     used
 }
@@ -858,5 +930,6 @@ async fn policies_grant_exactly_what_each_function_uses(base: App) {
     check("mailer", exercise_mailer(&base).await);
     check("license-sweep", exercise_sweep(&base).await);
     check("chat-ws", exercise_chat_socket(&base).await);
+    check("account-sweep", exercise_account_sweep(&base).await);
     assert!(problems.is_empty(), "template.yaml policies:\n{}", problems.join("\n"));
 }

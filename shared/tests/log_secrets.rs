@@ -1,6 +1,6 @@
 //! Passwords, tokens, session cookies, license numbers, chat messages and email addresses never
-//! reach the logs: of HTTP requests, nor of the Lambda handlers of events (authorizer, WebSocket,
-//! sweep, mailer). The whole flow runs under the production JSON subscriber writing into a
+//! reach the logs: of HTTP requests (an account's export and deletion among them), nor of the
+//! Lambda handlers of events (authorizer, WebSocket, sweep, mailer). The whole flow runs under the production JSON subscriber writing into a
 //! buffer, which is then searched for every secret.
 
 mod support;
@@ -208,6 +208,21 @@ async fn no_secret_is_logged() {
     let sweep = LambdaEvent::new(fixture("license-sweep/hourly.json"), context());
     assert_eq!(carpool::lambda::handle_sweep_event(&driver, sweep).await.unwrap()["alertsSent"], 1);
 
+    // Their own data: an export, a deletion refused for a wrong password, then done.
+    let soon_in =
+        call("POST", "/api/auth/signin", json!({"email": "soon@example.edu", "password": password}), None)
+            .await;
+    let soon_cookie =
+        soon_in.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let export = call("GET", "/api/auth/account/export", Value::Null, Some(soon_cookie.clone())).await;
+    assert_eq!(export.status(), StatusCode::OK);
+    let refused =
+        call("POST", "/api/auth/account/delete", json!({"password": wrong}), Some(soon_cookie.clone())).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let deleted =
+        call("POST", "/api/auth/account/delete", json!({"password": password}), Some(soon_cookie)).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
     call("POST", "/api/auth/signout", Value::Null, Some(cookie)).await;
     call("POST", "/api/auth/password/forgot", json!({"email": email}), None).await;
     let redrive = LambdaEvent::new(fixture("mailer/redrive.json"), context());
@@ -218,7 +233,7 @@ async fn no_secret_is_logged() {
     let lines: Vec<Value> =
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    assert_eq!(requests.len(), 21, "one line per request");
+    assert_eq!(requests.len(), 25, "one line per request");
     assert!(requests.iter().all(|l| l["span"]["request_id"].as_str().is_some_and(|id| id.len() == 26)));
     for secret in [password, wrong, &first_token, &token, &reset_token, &session_token, &secret] {
         assert!(!text.contains(secret), "a secret reached the logs");
@@ -241,13 +256,15 @@ async fn no_secret_is_logged() {
         && l["conversation_id"] == conversation.as_str()
         && l["connections"] == 1));
     assert!(lines.iter().filter(|l| l["message"] == "frame" && l["action"] == "sendMessage").count() == 2);
-    for summary in ["authorizer", "license sweep run", "mail redrive"] {
+    for summary in ["authorizer", "license sweep run", "mail redrive", "account closed", "account erased"] {
         assert!(lines.iter().any(|l| l["message"] == summary), "{summary} logged");
     }
     // The outbox did log its one line per message, without the token, the address masked.
     assert!(lines.iter().filter(|l| l["subject"].is_string()).count() >= 2);
     assert!(lines.iter().any(|l| l["to"] == "l***@example.edu"));
-    assert!(!text.contains(email), "an email address reached the logs");
+    for address in [email, "soon@example.edu"] {
+        assert!(!text.contains(address), "an email address reached the logs");
+    }
     // One line per request, naming the function and, once signed in, the user by id.
     let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
     assert!(requests

@@ -2,7 +2,9 @@
 //! content type and length (moto checks no signatures, so the signed header list is read off the
 //! URL; real S3 then refuses any other type or length) and tells the client which headers to
 //! send; a PUT with those headers lands; `first_bytes` reads the start of the object back (and
-//! `None` for a missing key); a presigned GET serves the photo with its type.
+//! `None` for a missing key); a presigned GET serves the photo with its type. A data export is
+//! stored from its file and downloads as an attachment; a deleted account's objects all go, and
+//! nobody else's.
 
 mod support;
 
@@ -114,4 +116,43 @@ async fn the_presigned_get_serves_the_upload() {
     let mut response = ureq::get(&url).call().expect("the presigned GET is accepted");
     assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("image/png"));
     assert_eq!(response.body_mut().read_to_vec().expect("the body"), bytes);
+}
+
+#[tokio::test]
+async fn a_stored_export_downloads_as_an_attachment() {
+    let uploads = uploads().await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let json = br#"{"user":{"name":"Ana"}}"#;
+    std::fs::write(file.path(), json).unwrap();
+    let key = format!("exports/{}/{}.json", ulid::Ulid::new(), ulid::Ulid::new());
+    uploads
+        .put_file(&key, file.path(), "application/json", "campus-carpool-export-2026-12-07.json")
+        .await
+        .expect("stored");
+
+    let url = uploads.presign_get(&key, TTL).await.expect("presigned");
+    let mut response = ureq::get(&url).call().expect("the presigned GET is accepted");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some("attachment; filename=\"campus-carpool-export-2026-12-07.json\"")
+    );
+    assert_eq!(response.body_mut().read_to_vec().expect("the body"), json);
+}
+
+#[tokio::test]
+async fn deleting_under_a_prefix_removes_those_objects_only() {
+    let uploads = uploads().await;
+    let (leaver, stayer) = (ulid::Ulid::new(), ulid::Ulid::new());
+    for user in [leaver, leaver, leaver, stayer] {
+        let key = format!("licenses/{user}/{}.png", ulid::Ulid::new());
+        let ticket = uploads.presign_put(&key, "image/png", 64, TTL).await.expect("presigned");
+        put(&ticket, &png(64));
+    }
+    let prefix = format!("licenses/{leaver}/");
+    assert_eq!(uploads.delete_under(&prefix).await.expect("deleted"), 3);
+    assert_eq!(uploads.delete_under(&prefix).await.expect("nothing left"), 0, "a repeat finds nothing");
+    let left = uploads.delete_under(&format!("licenses/{stayer}/")).await.expect("deleted");
+    assert_eq!(left, 1, "the other user's photo was still there");
 }

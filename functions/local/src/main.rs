@@ -2,6 +2,7 @@
 //! routers as the Lambda functions, an embedded store under `--data-dir` (it survives restarts),
 //! mail written to `<data-dir>/outbox/`, and the demo campus seeded.
 
+use carpool::account::AccountService;
 use carpool::captcha::CaptchaConfig;
 use carpool::clock::{parse_offset, Clock, OffsetClock, SystemClock};
 use carpool::config::AuthConfig;
@@ -176,6 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::new(ports, config)?;
     tokio::spawn(deliver_mail(state.mail.clone(), args.mail_redrive_every.0));
     tokio::spawn(sweep_licenses(state.driver.clone(), args.sweep_every));
+    tokio::spawn(resume_erasures(state.account.clone()));
     let chat = ws::router(state.chat.clone(), sockets, state.origins.clone());
     let app = local_router(state)
         .merge(photos.router())
@@ -218,6 +220,20 @@ async fn sweep_licenses(driver: Arc<DriverService>, every: Duration) {
         // The sweep logs its own summary; a failed run is retried at the next tick.
         if let Err(e) = driver.sweep().await {
             tracing::error!(error = %e, "license sweep failed");
+        }
+    }
+}
+
+/// The erasure redrive, as the 5-minute schedule runs it in AWS (once now: a deletion a stop
+/// interrupted is finished after the next start).
+async fn resume_erasures(account: Arc<AccountService>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(300));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // Each failed erasure is logged with its error and stays due.
+        if let Err(e) = account.resume_erasures().await {
+            tracing::error!(error = %e, "account erasure redrive failed");
         }
     }
 }

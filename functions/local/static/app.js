@@ -177,8 +177,8 @@ function signedOut() {
   $("signed-out").hidden = false;
 }
 
-const tabs = ["feed", "mine", "driver", "chat"];
-const loaders = { feed: loadFeed, mine: loadMine, driver: loadDriver, chat: loadConversations };
+const tabs = ["feed", "mine", "driver", "chat", "data"];
+const loaders = { feed: loadFeed, mine: loadMine, driver: loadDriver, chat: loadConversations, data: async () => {} };
 
 function showTab(name) {
   tabs.forEach((tab) => {
@@ -426,6 +426,18 @@ function connectSocket() {
   });
 }
 
+// ---- your data
+
+function setUpData() {
+  onSubmit($("delete-form"), async (form) => {
+    const code = form.get("totpCode").trim();
+    await api("POST", "/api/auth/account/delete", { password: form.get("password"), totpCode: code || undefined });
+    $("delete-form").reset();
+    signedOut();
+    say("Your account is deleted. A confirmation is on its way to your address.");
+  });
+}
+
 // ---- start
 
 async function start() {
@@ -434,6 +446,7 @@ async function start() {
   setUpFeed();
   setUpDriver();
   setUpChat();
+  setUpData();
   $("signout").addEventListener("click", async () => {
     await api("POST", "/api/auth/signout").catch(() => {});
     signedOut();

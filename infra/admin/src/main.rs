@@ -1,12 +1,22 @@
-//! `carpool-admin`: operator command for pre-configured data. Works against the embedded store
-//! of a local data directory or against the DynamoDB table of a deployment (credentials and
-//! endpoint from the usual AWS environment, e.g. `AWS_PROFILE`, `AWS_ENDPOINT_URL`).
+//! `carpool-admin`: operator command for pre-configured data and people's requests that come by
+//! mail. Works against the embedded store of a local data directory (with `carpool-local`
+//! stopped: the store is one process's at a time) or against the DynamoDB table of a deployment
+//! (credentials and endpoint from the usual AWS environment, e.g. `AWS_PROFILE`,
+//! `AWS_ENDPOINT_URL`; `user delete` and `user export` also need the account function's
+//! variables, see the README).
 
-use carpool::clock::SystemClock;
+use carpool::clock::{Clock, SystemClock};
+use carpool::config::{AuthConfig, LambdaConfig};
+use carpool::documents::local::LocalDocuments;
 use carpool::domain::campus::Campus;
 use carpool::domain::email::Email;
+use carpool::driver::Documents;
+use carpool::http::{AppState, Ports};
+use carpool::mail::outbox::OutboxMailer;
+use carpool::push::local::LocalPusher;
 use carpool::repo::accounts;
 use carpool::repo::campuses;
+use carpool::seal::KeyRing;
 use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::Store;
@@ -24,6 +34,9 @@ struct Args {
     /// Use this DynamoDB table.
     #[arg(long, env = "CARPOOL_TABLE")]
     table: Option<String>,
+    /// The app's address in mail links of a local data directory (as `carpool-local --app-url`).
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    app_url: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +58,16 @@ enum UserCommand {
     GrantAdmin { email: String },
     /// Take the admin role away.
     RevokeAdmin { email: String },
+    /// Delete the account as `POST /api/auth/account/delete` does (a request that came by mail,
+    /// its sender checked): at once, for good, with the confirmation mail.
+    Delete { email: String },
+    /// Write everything stored about the account, as `GET /api/auth/account/export` does.
+    Export {
+        email: String,
+        /// Where to write the JSON document.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +106,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Command::User(UserCommand::Delete { .. } | UserCommand::Export { .. }) = args.command {
+        return own_data(&args).await;
+    }
     let store = open_store(&args).await?;
     match args.command {
         Command::Campus(command) => campus(store.as_ref(), command).await,
@@ -90,10 +116,42 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// A person's request about their own data that came by mail (its sender checked).
+async fn own_data(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (state, local) = open_state(args).await?;
+    match &args.command {
+        Command::User(UserCommand::Delete { email }) => {
+            let email = Email::parse(email)?;
+            let id = state
+                .account
+                .delete_by_operator(&email)
+                .await?
+                .ok_or(format!("no account has the email {email}"))?;
+            if local {
+                // No carpool-local is running (it holds the store): the confirmation goes out now.
+                state.mail.deliver_due().await?;
+            }
+            println!("deleted the account of {email} (user {id}); a confirmation was mailed to the address");
+        }
+        Command::User(UserCommand::Export { email, out }) => {
+            let email = Email::parse(email)?;
+            let bytes = state
+                .account
+                .export_by_operator(&email, out)
+                .await?
+                .ok_or(format!("no account has the email {email}"))?;
+            println!("wrote the export of {email} to {} ({bytes} bytes)", out.display());
+        }
+        _ => unreachable!("run sends only these here"),
+    }
+    Ok(())
+}
+
 async fn user(store: &dyn Store, command: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
     let (email, admin) = match &command {
         UserCommand::GrantAdmin { email } => (email, true),
         UserCommand::RevokeAdmin { email } => (email, false),
+        UserCommand::Delete { .. } | UserCommand::Export { .. } => unreachable!("own_data handles these"),
     };
     let email = Email::parse(email)?;
     let id = accounts::set_admin(store, &email, admin)
@@ -141,4 +199,37 @@ async fn open_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::E
         }
         (None, None) => Err("choose a store: --data-dir DIR or --table NAME (or CARPOOL_TABLE)".into()),
     }
+}
+
+/// The use cases over the chosen store, for the commands that run them whole: locally as
+/// `carpool-local` wires them (its key ring, photos and outbox in the data directory), or a
+/// deployment's from the environment. Also answers whether it is local.
+async fn open_state(args: &Args) -> Result<(AppState, bool), Box<dyn std::error::Error>> {
+    let Some(dir) = &args.data_dir else {
+        let table =
+            args.table.clone().ok_or("choose a store: --data-dir DIR or --table NAME (or CARPOOL_TABLE)")?;
+        let config = LambdaConfig::from_lookup(|var| match var {
+            "CARPOOL_TABLE" => Some(table.clone()),
+            _ => std::env::var(var).ok(),
+        })?;
+        config.require(true, true)?;
+        return Ok((carpool::lambda::deployment_state(config).await?.0, false));
+    };
+    let key_file = dir.join("key-ring");
+    if !key_file.exists() {
+        return Err(
+            format!("{} has no key ring: is it a carpool-local data directory?", dir.display()).into()
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = KeyRing::load_or_create(&key_file)?;
+    let mut config = AuthConfig::local(&args.app_url);
+    config.key_ring = Some(keys.clone());
+    let store = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
+    let mailer =
+        Arc::new(OutboxMailer::new(dir.join("outbox"), "Campus Carpool <no-reply@carpool.local>".into())?);
+    let files = LocalDocuments::new(dir, &args.app_url, keys, clock.clone());
+    let documents = Documents { uploads: Arc::new(files.clone()), ocr: Arc::new(files) };
+    let ports = Ports { store, mailer, clock, documents, pusher: Arc::new(LocalPusher::default()) };
+    Ok((AppState::new(ports, config)?, true))
 }

@@ -1,5 +1,6 @@
 //! `carpool-admin` against an embedded store: campuses are added, listed, loaded, and refused
-//! when their id or a domain is taken; the admin role is granted and revoked by email.
+//! when their id or a domain is taken; the admin role is granted and revoked by email; an
+//! account is exported and deleted on request, with its confirmation mail in the outbox.
 
 use carpool::domain::email::Email;
 use carpool::repo::accounts::{self, UserRecord};
@@ -121,4 +122,34 @@ fn grants_and_revokes_the_admin_role() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account has the email nobody@example.edu"));
     let bad = admin(dir.path(), &["user", "grant-admin", "not an email"]);
     assert!(!bad.status.success());
+}
+
+#[test]
+fn exports_and_deletes_an_account_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let campuses = concat!(env!("CARGO_MANIFEST_DIR"), "/../campuses.json");
+    assert!(admin(dir.path(), &["campus", "load", campuses]).status.success());
+    account_in(dir.path(), "alex@example.edu");
+    let refused = admin(dir.path(), &["user", "delete", "alex@example.edu"]);
+    assert!(!refused.status.success(), "a data directory carpool-local never ran has no key ring");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no key ring"));
+    carpool::seal::KeyRing::load_or_create(&dir.path().join("key-ring")).unwrap();
+
+    let out = dir.path().join("alex.json");
+    let exported = admin(dir.path(), &["user", "export", "Alex@example.edu", "--out", out.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(document["user"]["email"], "alex@example.edu");
+    assert!(!std::fs::read_to_string(&out).unwrap().contains("argon2"), "no hash in it");
+
+    let deleted = admin(dir.path(), &["user", "delete", "alex@example.edu"]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    let gone = with_store(dir.path(), async |store: &EmbeddedStore| {
+        accounts::user_id_for_email(store, &Email::parse("alex@example.edu").unwrap()).await.unwrap()
+    });
+    assert_eq!(gone, None, "the address is free again");
+    let mail: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().collect();
+    assert_eq!(mail.len(), 1, "the confirmation is in the outbox");
+    let again = admin(dir.path(), &["user", "delete", "alex@example.edu"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no account has the email alex@example.edu"));
 }

@@ -43,9 +43,11 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("carpool", "events/carpool/feed.json"),
     ("chat-http", "events/chat-http/conversations.json"),
     ("chat-ws", "events/chat-ws/connect.json"),
+    ("account", "events/account/export.json"),
     ("authorizer", "events/authorizer/revoke-session.json"),
     ("mailer", "events/mailer/redrive.json"),
     ("license-sweep", "events/license-sweep/hourly.json"),
+    ("account-sweep", "events/account-sweep/every-5-minutes.json"),
 ];
 
 #[derive(Parser)]

@@ -2,12 +2,14 @@
 //! sign in, read the session, sign out.
 
 pub mod hashing;
+mod owner;
 mod password;
 mod registration;
 mod signin;
 mod two_factor;
 pub mod views;
 
+pub use owner::Owner;
 pub use password::RESET_TOKEN_LIFE;
 pub use two_factor::{TotpSetup, SETUP_LIFE};
 
@@ -68,6 +70,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// An operator's command (`carpool-admin`), as audit records name it.
+    pub fn operator() -> Client {
+        Client { ip: "operator".into(), user_agent: Some("carpool-admin".into()) }
+    }
+
     /// Whom per-IP limits count: the address, or for IPv6 its /64, which one subscriber holds
     /// whole (counted by address, it would be 2^64 clients). Audit records keep the address.
     pub fn network(&self) -> String {
@@ -221,7 +228,7 @@ impl AuthService {
 
     /// An audit record of `action` with its structured log line (the caller stores it, alone or
     /// inside a transaction). Never given a secret.
-    fn audit_record(
+    pub(crate) fn audit_record(
         &self,
         action: AuditAction,
         user: Option<Ulid>,
@@ -238,6 +245,7 @@ impl AuthService {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             detail,
+            email_digest: None,
         };
         info!(
             audit = action.as_str(),
@@ -250,7 +258,7 @@ impl AuthService {
     }
 
     /// Records a security event on its own; a failed write is logged, never fatal to the request.
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         action: AuditAction,
         user: Option<Ulid>,
@@ -308,6 +316,11 @@ impl AuthService {
         Ok(EdgeIdentity { user_id: loaded.session.user_id, session_id: loaded.session.id })
     }
 
+    /// Drops a session from this container's cache (its account is gone).
+    pub(crate) fn forget_cached_session(&self, digest: &str) {
+        self.session_cache.invalidate(digest);
+    }
+
     /// A session this container checked recently and that has not expired since.
     fn cached_session(&self, digest: &str, now: OffsetDateTime) -> Option<Arc<sessions::Loaded>> {
         self.session_cache.get(digest).filter(|l| l.session.expires_at > now)
@@ -324,10 +337,34 @@ impl AuthService {
     /// The caller's sessions, newest first, the current one marked.
     pub async fn sessions(&self, cookie: &str) -> AppResult<Vec<SessionListEntry>> {
         let current = self.authenticate(cookie).await?;
-        let mut all = sessions::list(self.store.as_ref(), current.user_id).await?;
-        all.retain(|(_, s)| s.outlived_by(&current.loaded.user));
+        self.sessions_of(&current.loaded.user, Some(current.digest.as_str())).await
+    }
+
+    /// The user's live sessions, newest first; `current` (a digest) marks the caller's own.
+    async fn sessions_of(
+        &self,
+        user: &UserRecord,
+        current: Option<&str>,
+    ) -> AppResult<Vec<SessionListEntry>> {
+        let mut all = sessions::list(self.store.as_ref(), user.id).await?;
+        all.retain(|(_, s)| s.outlived_by(user));
         all.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
-        Ok(all.iter().map(|(digest, s)| SessionListEntry::new(s, *digest == current.digest)).collect())
+        Ok(all.iter().map(|(digest, s)| SessionListEntry::new(s, Some(digest.as_str()) == current)).collect())
+    }
+
+    /// The account with this address and its sessions, as an operator sees them (no session of
+    /// theirs, verified or not); `None` when no account has it.
+    pub(crate) async fn operator_view(
+        &self,
+        email: &Email,
+    ) -> AppResult<Option<(Caller, Vec<SessionListEntry>)>> {
+        let store = self.store.as_ref();
+        let Some(id) = accounts::user_id_for_email(store, email).await? else { return Ok(None) };
+        let Some((user, driver)) = accounts::user_with_driver(store, id).await? else { return Ok(None) };
+        let sessions = self.sessions_of(&user, None).await?;
+        let campus = self.user_campus(&user).await?;
+        let calendar = campus_calendar(&campus)?;
+        Ok(Some((Caller { user, driver, campus, calendar, now: self.now() }, sessions)))
     }
 
     /// Revokes one of the caller's sessions by its public id (`NotFound` for anyone else's).

@@ -82,17 +82,18 @@ impl AuthService {
         if normalize_password(&input.password).chars().count() > MAX_PASSWORD_CHARS {
             return Err(AppError::InvalidCredentials);
         }
-        let nonce = signed.as_ref().map(|d| d.nonce.clone());
+        let presented = signed.as_ref().map(|d| (d.user_id, d.nonce.as_str()));
         let (claim, email_lock, device_lock) =
-            lockout::claim_and_states(self.store.as_ref(), &email, nonce.as_deref()).await?;
+            lockout::claim_and_states(self.store.as_ref(), &email, presented).await?;
         // A cookie only vouches for the account it was issued to; for another, the browser is a
         // stranger and the email's limit applies after all.
+        let had_cookie = presented.is_some();
         let device = signed.filter(|d| claim == Some(d.user_id));
-        if device.is_none() && nonce.is_some() {
+        if device.is_none() && had_cookie {
             self.limiter.hit(Rule::SigninEmail, email.as_str()).await?;
         }
         let (subject, lock) = match &device {
-            Some(d) => (Subject::Device(&d.nonce), device_lock),
+            Some(d) => (Subject::Device { user: d.user_id, nonce: &d.nonce }, device_lock),
             None => (Subject::Email(&email), email_lock.clone()),
         };
         let account = async {
@@ -216,7 +217,7 @@ impl AuthService {
     /// Counts the attempt on the subject's budget before any hashing; returns the state with it
     /// counted. Refused (`423`) while the subject is locked or its budget is taken by attempts
     /// still in flight.
-    async fn count_attempt(
+    pub(super) async fn count_attempt(
         &self,
         subject: Subject<'_>,
         mut state: Option<LockState>,
@@ -248,7 +249,7 @@ impl AuthService {
 
     /// A wrong password, counted (and any lock it started written) already: record the lock the
     /// failure confirms, and tell the owner of a verified account.
-    async fn settle_failure(
+    pub(super) async fn settle_failure(
         &self,
         subject: Subject<'_>,
         counted: &LockState,
@@ -260,7 +261,7 @@ impl AuthService {
         metrics::lockout();
         let minutes = period.whole_minutes();
         let what = format!("{} consecutive failures, {}", counted.failures, templates::minutes(minutes));
-        let detail = Some(trust_note(&what, matches!(subject, Subject::Device(_))));
+        let detail = Some(trust_note(&what, matches!(subject, Subject::Device { .. })));
         self.audit(AuditAction::AccountLocked, owner.map(|u| u.id), email.as_str(), client, detail).await;
         // Only an address that confirmed its account hears of it (nothing else mails an address
         // that has confirmed nothing, which would make sign-in a way to mail-bomb it).

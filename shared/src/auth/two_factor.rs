@@ -254,7 +254,7 @@ impl AuthService {
     }
 
     /// Checks a TOTP or recovery code against the user's enabled key; audits a failure.
-    async fn check_second_factor(
+    pub(super) async fn check_second_factor(
         &self,
         user: &UserRecord,
         code: &str,

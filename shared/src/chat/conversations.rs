@@ -52,20 +52,7 @@ impl ChatService {
         let scope = format!("conversations {}", caller.user.id);
         let after: Option<ListPosition> =
             sealed.map(|s| cursor::open(self.keys()?, &scope, s)).transpose()?;
-        let links = repo::links_of(self.store.as_ref(), caller.user.id).await?;
-        let mut found = Vec::new();
-        for chunk in links.chunks(100) {
-            let keys: Vec<_> = chunk.iter().map(|l| repo::conversation_key(l.conversation_id)).collect();
-            for (link, item) in chunk.iter().zip(self.store.get_many(&keys).await?) {
-                let Some(item) = item else { continue };
-                let conversation: ConversationRecord = from_item(&item)?;
-                if conversation.members.contains(&caller.user.id) {
-                    found.push((conversation, link.clone()));
-                }
-            }
-        }
-        // Most recent activity first; the id breaks ties, so the order is total.
-        found.sort_by_key(|(c, _)| std::cmp::Reverse(position(c)));
+        let found = self.member_conversations(caller.user.id).await?;
         let start = after.map_or(0, |after| {
             found.iter().take_while(|(c, _)| position(c) >= (after.at, after.activity, after.id)).count()
         });
@@ -77,27 +64,53 @@ impl ChatService {
             }
             _ => None,
         };
-        let items = self.views(&caller, page).await?;
+        let items = self.views(caller.user.id, page).await?;
         Ok(Page { items, next_cursor })
     }
 
-    /// The conversations as the caller sees them: members' names, unread counts.
-    async fn views(
+    /// Every conversation `user` is a member of, with their link, most recent activity first.
+    pub(super) async fn member_conversations(
         &self,
-        caller: &Caller,
+        user: Ulid,
+    ) -> AppResult<Vec<(ConversationRecord, MemberLink)>> {
+        let links = repo::links_of(self.store.as_ref(), user).await?;
+        let mut found = Vec::new();
+        for chunk in links.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|l| repo::conversation_key(l.conversation_id)).collect();
+            for (link, item) in chunk.iter().zip(self.store.get_many(&keys).await?) {
+                let Some(item) = item else { continue };
+                let conversation: ConversationRecord = from_item(&item)?;
+                if conversation.members.contains(&user) {
+                    found.push((conversation, link.clone()));
+                }
+            }
+        }
+        // Most recent activity first; the id breaks ties, so the order is total.
+        found.sort_by_key(|(c, _)| std::cmp::Reverse(position(c)));
+        Ok(found)
+    }
+
+    /// The conversations as `reader` sees them: members' names, unread counts.
+    pub(super) async fn views(
+        &self,
+        reader: Ulid,
         page: Vec<(ConversationRecord, MemberLink)>,
     ) -> AppResult<Vec<ConversationView>> {
-        let mut ids: Vec<Ulid> = page.iter().flat_map(|(c, _)| c.members.iter().copied()).collect();
+        // Members, and the senders of the last messages (a rider who left, or a deleted account).
+        let last_senders = page.iter().flat_map(|(c, _)| {
+            c.last_message.as_ref().map(|m| super::senders(std::slice::from_ref(m))).unwrap_or_default()
+        });
+        let mut ids: Vec<Ulid> =
+            page.iter().flat_map(|(c, _)| c.members.iter().copied()).chain(last_senders).collect();
         ids.sort();
         ids.dedup();
         let users = self.users(&ids).await?;
         let unread =
-            try_join_all(page.iter().map(|(c, link)| self.unread(c.id, link.last_read, caller.user.id)))
-                .await?;
+            try_join_all(page.iter().map(|(c, link)| self.unread(c.id, link.last_read, reader))).await?;
         Ok(page
             .iter()
             .zip(unread)
-            .map(|((conversation, _), unread)| view(conversation, caller.user.id, &users, unread))
+            .map(|((conversation, _), unread)| view(conversation, reader, &users, unread))
             .collect())
     }
 
@@ -119,7 +132,7 @@ impl ChatService {
     ) -> AppResult<ConversationView> {
         let link = repo::get_link(self.store.as_ref(), caller.user.id, conversation.id).await?;
         let link = link.unwrap_or(MemberLink { conversation_id: conversation.id, last_read: None });
-        Ok(self.views(caller, vec![(conversation.clone(), link)]).await?.remove(0))
+        Ok(self.views(caller.user.id, vec![(conversation.clone(), link)]).await?.remove(0))
     }
 
     /// `POST /api/chat/conversations {userId}`: the one direct conversation of the caller and
@@ -180,12 +193,15 @@ fn view(
     users: &HashMap<Ulid, crate::repo::accounts::UserRecord>,
     unread: usize,
 ) -> ConversationView {
-    let name = |id: &Ulid| users.get(id).map_or_else(|| "Deleted user".to_owned(), |u| u.name.clone());
+    let name = |id: &Ulid| accounts::shown_name(users, *id).to_owned();
     let title = match conversation.kind {
         ConversationKind::Ride => conversation.title.clone(),
-        ConversationKind::Direct => {
-            conversation.members.iter().find(|m| **m != viewer).map(name).unwrap_or_default()
-        }
+        // Alone in it: the other side deleted their account and left its members.
+        ConversationKind::Direct => conversation
+            .members
+            .iter()
+            .find(|m| **m != viewer)
+            .map_or_else(|| crate::domain::account::DELETED_USER.to_owned(), name),
     };
     ConversationView {
         id: conversation.id.to_string(),
@@ -193,7 +209,11 @@ fn view(
         ride_id: conversation.ride_id.map(|id| id.to_string()),
         title,
         members: conversation.members.iter().map(|id| Person::new(*id, &name(id))).collect(),
-        last_message: conversation.last_message.as_ref().map(MessageView::from),
+        last_message: conversation.last_message.as_ref().map(|last| {
+            let mut last = [last.clone()];
+            super::show_senders(&mut last, users);
+            MessageView::from(&last[0])
+        }),
         unread,
     }
 }

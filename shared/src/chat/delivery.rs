@@ -229,10 +229,13 @@ impl Delivery {
         let more = unread.len() > PREVIEWS;
         unread.truncate(PREVIEWS);
         unread.reverse();
-        let users = accounts::users_by_id(store, &[member]).await?;
+        let mut people = super::senders(&unread);
+        people.push(member);
+        let users = accounts::users_by_id(store, &people).await?;
         let Some(user) = users.get(&member).filter(|u| u.email_verified) else {
             return Ok(false);
         };
+        super::show_senders(&mut unread, &users);
         let place = match conversation.kind {
             ConversationKind::Ride => format!("the ride {}", conversation.title),
             ConversationKind::Direct => format!("your chat with {}", unread[0].sender_name),

@@ -71,7 +71,7 @@ impl ChatService {
                 let (page, next) =
                     messages::history(self.store.as_ref(), conversation.id, before, limit).await?;
                 let next_cursor = next.map(|c| cursor::seal(self.keys()?, &scope, &c.0)).transpose()?;
-                Ok(Page { items: page.iter().map(MessageView::from).collect(), next_cursor })
+                Ok(Page { items: self.shown_to(&caller.user, page).await?, next_cursor })
             }
             HistoryFrom::After(after) => {
                 let after: Ulid =
@@ -82,7 +82,7 @@ impl ChatService {
                 let more = page.len() > limit;
                 page.truncate(limit);
                 let next_cursor = more.then(|| page.last().map(|m| m.id.to_string())).flatten();
-                Ok(Page { items: page.iter().map(MessageView::from).collect(), next_cursor })
+                Ok(Page { items: self.shown_to(&caller.user, page).await?, next_cursor })
             }
         }
     }
@@ -132,6 +132,7 @@ impl ChatService {
                 sent_at: caller.now,
                 client_message_id: Some(client_id.to_owned()),
                 kind: MessageKind::User,
+                mention: None,
             };
             let mut writes = messages::put(&message);
             writes.push(conversation_repo::change(

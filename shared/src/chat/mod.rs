@@ -9,17 +9,21 @@
 mod conversations;
 pub mod delivery;
 mod messages;
+mod own_data;
 mod socket;
 pub mod views;
 
 pub use delivery::{Delivered, Delivery};
 pub use messages::{HistoryFrom, Sent};
 
+use views::MessageView;
+
 use crate::auth::{AuthService, Caller};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::conversations::{self as conversation_repo, ConversationKind, ConversationRecord};
+use crate::repo::messages::MessageRecord;
 use crate::repo::safety as safety_repo;
 use crate::seal::KeyRing;
 use crate::store::Store;
@@ -79,5 +83,47 @@ impl ChatService {
     /// The users with these ids, by id.
     async fn users(&self, ids: &[Ulid]) -> AppResult<HashMap<Ulid, UserRecord>> {
         Ok(accounts::users_by_id(self.store.as_ref(), ids).await?)
+    }
+
+    /// `messages` as `reader` sees them: each under its sender's name as the account has it now
+    /// (one batch read of the other senders).
+    async fn shown_to(
+        &self,
+        reader: &UserRecord,
+        mut messages: Vec<MessageRecord>,
+    ) -> AppResult<Vec<MessageView>> {
+        let others: Vec<Ulid> = senders(&messages).into_iter().filter(|id| *id != reader.id).collect();
+        let mut users = if others.is_empty() { HashMap::new() } else { self.users(&others).await? };
+        users.insert(reader.id, reader.clone());
+        show_senders(&mut messages, &users);
+        Ok(messages.iter().map(MessageView::from).collect())
+    }
+}
+
+/// The distinct people `messages` name: their senders (system messages have none) and whom
+/// system messages mention.
+pub(crate) fn senders(messages: &[MessageRecord]) -> Vec<Ulid> {
+    let mentioned = messages.iter().filter_map(|m| m.mention.as_ref().map(|p| p.user_id));
+    let mut ids: Vec<Ulid> = messages.iter().filter_map(|m| m.sender_id).chain(mentioned).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Puts each message of a sender found in `users` under their current name, and of one who is
+/// not (a deleted account) under `DELETED_USER`; the same for the person a system message
+/// mentions, in its body. Messages keep their stored copy of the name: a deletion rewrites none
+/// of them. The people `senders` names must have been looked up.
+pub(crate) fn show_senders(messages: &mut [MessageRecord], users: &HashMap<Ulid, UserRecord>) {
+    for message in messages {
+        if let Some(sender) = message.sender_id {
+            message.sender_name = accounts::shown_name(users, sender).to_owned();
+        }
+        if let Some(mention) = &message.mention {
+            let now = accounts::shown_name(users, mention.user_id);
+            if now != mention.name {
+                message.body = message.body.replacen(&mention.name, now, 1);
+            }
+        }
     }
 }

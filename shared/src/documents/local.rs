@@ -1,5 +1,7 @@
-//! Local mode's license photos: uploads go to the local server itself and land under the data
-//! directory, and OCR is a stand-in that reads AnalyzeID JSON out of a PNG (API.md Local mode).
+//! Local mode's private documents: license photos are uploaded to the local server itself and
+//! land under the data directory, like data exports too large for one answer, which it serves
+//! back through signed links; OCR is a stand-in that reads AnalyzeID JSON out of a PNG (API.md
+//! Local mode).
 //!
 //! Upload URLs are signed with the key ring like S3's: the signature covers the method, the
 //! object key, the content type, the length and the expiry, so a PUT with other headers, an
@@ -12,7 +14,7 @@ use crate::seal::KeyRing;
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -79,7 +81,8 @@ impl LocalDocuments {
     }
 }
 
-/// Keys are the server's own (`licenses/<user>/<id>.<ext>`); anything else never touches a path.
+/// Keys are the server's own (`licenses/<user>/<id>.<ext>`, `exports/<user>/<id>.json`); anything
+/// else never touches a path.
 fn safe_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 200
@@ -115,6 +118,38 @@ impl UploadStore for LocalDocuments {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(UploadError(e.to_string())),
         }
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        _content_type: &str,
+        _filename: &str,
+    ) -> Result<(), UploadError> {
+        // The link serves `.json` keys as JSON downloads (see `read_upload`).
+        let target = self.path(key).ok_or_else(|| UploadError(format!("bad object key {key:?}")))?;
+        let partial = target.with_extension("partial");
+        let copied = async {
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::copy(path, &partial).await?;
+            tokio::fs::rename(&partial, &target).await
+        };
+        copied.await.map_err(|e| UploadError(e.to_string()))
+    }
+
+    async fn delete_under(&self, prefix: &str) -> Result<usize, UploadError> {
+        let dir = prefix.trim_end_matches('/');
+        let Some(path) = self.path(dir) else { return Err(UploadError(format!("bad prefix {prefix:?}"))) };
+        let count = match std::fs::read_dir(&path) {
+            Ok(entries) => entries.count(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(UploadError(e.to_string())),
+        };
+        tokio::fs::remove_dir_all(&path).await.map_err(|e| UploadError(e.to_string()))?;
+        Ok(count)
     }
 }
 
@@ -240,6 +275,17 @@ async fn read_upload(
         return refused(StatusCode::FORBIDDEN, "upload_url_invalid", "the link is expired or altered");
     }
     let Some(path) = documents.path(&key) else { return StatusCode::NOT_FOUND.into_response() };
+    if key.ends_with(".json") {
+        // A data export: streamed from its file (it may be larger than an answer is allowed to be).
+        let Ok(file) = tokio::fs::File::open(&path).await else {
+            return refused(StatusCode::NOT_FOUND, "not_found", "not found");
+        };
+        let name = key.rsplit('/').next().unwrap_or("export.json");
+        let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+        let disposition = super::attachment(name);
+        return ([(CONTENT_TYPE, "application/json".to_owned()), (CONTENT_DISPOSITION, disposition)], body)
+            .into_response();
+    }
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
             let content_type = if bytes.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" };

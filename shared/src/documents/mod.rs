@@ -1,6 +1,7 @@
-//! License photos: where they are uploaded (`UploadStore`) and how they are read (`LicenseOcr`).
-//! Production: S3 presigned URLs (`s3`) and Textract AnalyzeID (`textract`). Local mode: the
-//! local server takes signed uploads itself and reads a PNG stand-in (`local`).
+//! Private documents: license photos, where they are uploaded (`UploadStore`) and how they are
+//! read (`LicenseOcr`), and data exports too large for one answer. Production: a private S3
+//! bucket with presigned URLs (`s3`) and Textract AnalyzeID (`textract`). Local mode: the local
+//! server takes signed uploads and serves signed links itself, and reads a PNG stand-in (`local`).
 
 pub mod local;
 pub mod s3;
@@ -41,6 +42,35 @@ pub trait UploadStore: Send + Sync + 'static {
 
     /// The first `n` bytes of the object, or `None` when there is no such object.
     async fn first_bytes(&self, key: &str, n: usize) -> Result<Option<Vec<u8>>, UploadError>;
+
+    /// Stores the file at `path` as the object `key`, read back through `presign_get` as a
+    /// download named `filename` (a data export). The file is streamed, never held in memory.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+        filename: &str,
+    ) -> Result<(), UploadError>;
+
+    /// Deletes every object whose key starts with `prefix` (a deleted account's photos and
+    /// exports); returns how many there were.
+    async fn delete_under(&self, prefix: &str) -> Result<usize, UploadError>;
+}
+
+/// Where a user's license photos are kept (`<prefix><upload id>.<ext>`).
+pub fn license_prefix(user: ulid::Ulid) -> String {
+    format!("licenses/{user}/")
+}
+
+/// Where a user's data exports are kept for their link's short life.
+pub fn export_prefix(user: ulid::Ulid) -> String {
+    format!("exports/{user}/")
+}
+
+/// `Content-Disposition` of a download named `filename` (a name the server made: plain ASCII).
+pub fn attachment(filename: &str) -> String {
+    format!("attachment; filename=\"{filename}\"")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! Uploads to a private S3 bucket through presigned URLs. The PUT is signed for its content type
-//! and length, so S3 refuses any other; the bucket's lifecycle rule deletes images after 30 days.
+//! and length, so S3 refuses any other; the bucket's lifecycle rules delete images after 30 days
+//! and data exports after a day.
 
 use super::{UploadError, UploadStore, UploadTicket};
 use async_trait::async_trait;
@@ -77,6 +78,77 @@ impl UploadStore for S3Uploads {
                 Ok(None)
             }
             Err(e) => Err(UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))),
+        }
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+        filename: &str,
+    ) -> Result<(), UploadError> {
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| UploadError(format!("export file: {e}")))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_disposition(super::attachment(filename))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+        Ok(())
+    }
+
+    async fn delete_under(&self, prefix: &str) -> Result<usize, UploadError> {
+        let failed = |e: String| UploadError(e);
+        let mut deleted = 0;
+        // A page holds at most 1000 keys, which is also what one DeleteObjects takes.
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(|e| failed(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            let objects: Vec<_> = page
+                .contents()
+                .iter()
+                .filter_map(|object| object.key())
+                .map(|key| aws_sdk_s3::types::ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<_, _>>()
+                .map_err(|e| failed(e.to_string()))?;
+            if objects.is_empty() {
+                return Ok(deleted);
+            }
+            let count = objects.len();
+            let delete = aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| failed(e.to_string()))?;
+            let answer = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| failed(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            if let Some(error) = answer.errors().first() {
+                return Err(failed(format!(
+                    "{} of {count} objects not deleted: {}",
+                    answer.errors().len(),
+                    error.code().unwrap_or("unknown error")
+                )));
+            }
+            deleted += count;
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Plain types and rules: no I/O, no async, no AWS.
 
+pub mod account;
 pub mod analyze_id;
 pub mod calendar;
 pub mod campus;

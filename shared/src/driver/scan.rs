@@ -3,7 +3,7 @@
 
 use super::views::{DriverState, NameMatch, ScanMatch, ScanResult, UploadGrant};
 use super::{DriverService, Outcome};
-use crate::documents::{looks_like_image, OcrError, IMAGE_TYPES, MAX_IMAGE_BYTES};
+use crate::documents::{license_prefix, looks_like_image, OcrError, IMAGE_TYPES, MAX_IMAGE_BYTES};
 use crate::domain::analyze_id::{read_license, LicenseReading};
 use crate::domain::driver::Verification;
 use crate::domain::name_match::{name_score, MATCH_THRESHOLD};
@@ -20,11 +20,6 @@ pub const UPLOAD_URL_LIFE: Duration = Duration::from_secs(300);
 
 /// How long a client should wait when OCR is throttled or down.
 const OCR_RETRY_AFTER_SECS: i64 = 30;
-
-/// Every upload of a user lives under this prefix, so a scan can only name the caller's own.
-fn user_prefix(user: Ulid) -> String {
-    format!("licenses/{user}/")
-}
 
 impl DriverService {
     /// `POST /api/auth/driver/license/upload`: a URL for one JPEG or PNG of the declared length.
@@ -52,7 +47,7 @@ impl DriverService {
             .filter(|n| (1..=MAX_IMAGE_BYTES).contains(n))
             .ok_or_else(|| AppError::InvalidUpload("contentLength must be 1 byte to 10 MiB".into()))?;
         self.limiter.hit(Rule::DriverUpload, &caller.user.id.to_string()).await?;
-        let object_key = format!("{}{}.{extension}", user_prefix(caller.user.id), Ulid::new());
+        let object_key = format!("{}{}.{extension}", license_prefix(caller.user.id), Ulid::new());
         let ticket =
             self.documents.uploads.presign_put(&object_key, content_type, length, UPLOAD_URL_LIFE).await?;
         Ok(UploadGrant {
@@ -69,7 +64,7 @@ impl DriverService {
     pub async fn scan(&self, cookie: &str, object_key: &str) -> AppResult<ScanResult> {
         let caller = self.caller(cookie).await?;
         let user = caller.user.id;
-        let own = object_key.strip_prefix(&user_prefix(user)).is_some_and(|rest| {
+        let own = object_key.strip_prefix(&license_prefix(user)).is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
         });
         if !own {

@@ -46,6 +46,14 @@ pub fn clearing_cookie() -> String {
     cookie.to_string()
 }
 
+/// `Set-Cookie` value that makes the browser drop its device cookie (the account it vouched
+/// for is deleted; sign-out leaves it).
+pub fn clearing_device_cookie() -> String {
+    let mut cookie = named(DEVICE_COOKIE, String::new());
+    cookie.set_max_age(cookie::time::Duration::ZERO);
+    cookie.to_string()
+}
+
 /// The session cookie's value from the request's `Cookie` header(s).
 pub struct SessionCookie(pub String);
 

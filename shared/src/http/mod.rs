@@ -1,6 +1,7 @@
 //! The HTTP layer every function shares: one axum `Router` per function (the same code runs in
 //! Lambda through `lambda_http` and in the local server, which merges them all).
 
+mod account_routes;
 mod admin_routes;
 mod auth_routes;
 mod chat_routes;
@@ -19,6 +20,7 @@ pub mod request_log;
 mod ride_routes;
 mod two_factor_routes;
 
+use crate::account::AccountService;
 use crate::auth::AuthService;
 use crate::captcha::SiteVerify;
 use crate::chat::{ChatService, Delivery};
@@ -46,6 +48,7 @@ pub struct AppState {
     pub driver: Arc<DriverService>,
     pub rides: Arc<RideService>,
     pub chat: Arc<ChatService>,
+    pub account: Arc<AccountService>,
     /// Delivers the mail the use cases queue: the `mailer` function's work in AWS, a background
     /// task in the local server, an explicit call in tests.
     pub mail: Arc<MailDispatcher>,
@@ -85,6 +88,15 @@ impl AppState {
             delivery.clone(),
         ));
         let chat = Arc::new(ChatService::new(store.clone(), auth.clone(), limits.clone(), delivery));
+        let account = Arc::new(AccountService::new(
+            store.clone(),
+            auth.clone(),
+            rides.clone(),
+            chat.clone(),
+            documents.uploads.clone(),
+            queue.clone(),
+            limits.clone(),
+        ));
         let driver = Arc::new(DriverService::new(
             store.clone(),
             auth.clone(),
@@ -95,7 +107,7 @@ impl AppState {
             limits,
         )?);
         let mail = Arc::new(MailDispatcher::new(store, mailer, queue, auth.clone()));
-        Ok(AppState { auth, origins, driver, rides, chat, mail })
+        Ok(AppState { auth, origins, driver, rides, chat, account, mail })
     }
 }
 
@@ -112,10 +124,11 @@ pub enum Function {
     Admin,
     Carpool,
     ChatHttp,
+    Account,
 }
 
 impl Function {
-    pub const ALL: [Function; 10] = [
+    pub const ALL: [Function; 11] = [
         Function::Register,
         Function::VerifyEmail,
         Function::Signin,
@@ -126,6 +139,7 @@ impl Function {
         Function::Admin,
         Function::Carpool,
         Function::ChatHttp,
+        Function::Account,
     ];
 
     /// The function's binary (and `events/` directory) name.
@@ -141,6 +155,7 @@ impl Function {
             Function::Admin => "admin",
             Function::Carpool => "carpool",
             Function::ChatHttp => "chat-http",
+            Function::Account => "account",
         }
     }
 
@@ -150,9 +165,10 @@ impl Function {
         true
     }
 
-    /// The functions that hand out upload URLs or read license photos need `LICENSE_BUCKET`.
+    /// The functions that hand out upload URLs, read license photos or keep exports (and delete
+    /// them with an account) need `LICENSE_BUCKET`.
     pub fn needs_license_bucket(self) -> bool {
-        matches!(self, Function::Driver | Function::Admin)
+        matches!(self, Function::Driver | Function::Admin | Function::Account)
     }
 
     /// The function's routes, each registered with its OpenAPI operation (`openapi.rs`).
@@ -209,6 +225,9 @@ impl Function {
                 .routes(routes!(chat_routes::list_conversations, chat_routes::direct_conversation))
                 .routes(routes!(chat_routes::message_history, chat_routes::send_message))
                 .routes(routes!(chat_routes::mark_read)),
+            Function::Account => router
+                .routes(routes!(account_routes::export_account))
+                .routes(routes!(account_routes::delete_account)),
         }
     }
 }

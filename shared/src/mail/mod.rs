@@ -1,6 +1,7 @@
 //! The mail port. Adapters: `ses` (production, SESv2) and `outbox` (local: `.eml` files). Use
 //! cases never call it: they queue jobs (`jobs`), which the dispatcher delivers through it.
 
+pub mod account_templates;
 pub mod chat_templates;
 pub mod driver_templates;
 pub mod jobs;

@@ -116,6 +116,8 @@ pub enum CancelCause {
     ByAuthor,
     /// The driver was suspended or their license expired.
     DriverCannotDrive,
+    /// The author deleted their account.
+    AuthorLeft,
 }
 
 /// To a rider with a pending or accepted request: the ride is off.
@@ -129,6 +131,7 @@ pub fn ride_cancelled(
     let why = match cause {
         CancelCause::ByAuthor => format!("{author} cancelled the ride"),
         CancelCause::DriverCannotDrive => format!("{author} can no longer drive, so the ride is cancelled"),
+        CancelCause::AuthorLeft => format!("{author} closed their account, so the ride is cancelled"),
     };
     let first = format!(
         "{why}: {route}, which was to leave {when}. Other rides are in your campus feed.",

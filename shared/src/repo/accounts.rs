@@ -52,7 +52,7 @@ pub fn stamp_value(stamp: Option<Ulid>) -> serde_json::Value {
 }
 
 /// Everything of one user (profile, driver profile, sessions, two-factor) lives under this key.
-pub(crate) fn user_partition(id: Ulid) -> String {
+pub fn user_partition(id: Ulid) -> String {
     format!("USER#{id}")
 }
 
@@ -101,6 +101,10 @@ pub async fn users_by_id(
     ids: &[Ulid],
 ) -> Result<std::collections::HashMap<Ulid, UserRecord>, StoreError> {
     let mut out = std::collections::HashMap::new();
+    // A batch read refuses a key twice.
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
     for chunk in ids.chunks(100) {
         let keys: Vec<_> = chunk.iter().map(|id| user_key(*id)).collect();
         for item in store.get_many(&keys).await?.into_iter().flatten() {
@@ -109,6 +113,12 @@ pub async fn users_by_id(
         }
     }
     Ok(out)
+}
+
+/// How `id` is named to others: their name, or `DELETED_USER` when no account has the id (it
+/// was deleted) among `users`, which holds the accounts looked up.
+pub fn shown_name(users: &std::collections::HashMap<Ulid, UserRecord>, id: Ulid) -> &str {
+    users.get(&id).map_or(crate::domain::account::DELETED_USER, |user| user.name.as_str())
 }
 
 /// A user with their driver profile, in one round trip.

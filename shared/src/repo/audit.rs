@@ -1,6 +1,11 @@
 //! Security audit records: who did what, when, from where. Stored under the user (or, for an
 //! email without an account, under the email) with ULID sort keys, so a user's history reads
 //! newest first in one query. They never hold a secret.
+//!
+//! A deleted account's records are kept for the rest of their retention, with the address
+//! replaced by a keyed digest (`email_digest`): campus addresses are guessable, so a plain hash
+//! would not hide them, while an operator holding the key ring can still answer "was this
+//! address's account locked last month?".
 
 use super::{from_item, to_attrs};
 use crate::store::{Item, Key, Query, SkRange, Store, StoreError, Write};
@@ -26,6 +31,10 @@ pub enum AuditAction {
     TwoFactorFailed,
     RecoveryCodeUsed,
     RecoveryCodesRenewed,
+    AccountExported,
+    /// A wrong password or code when deleting the account.
+    AccountDeletionRefused,
+    AccountDeleted,
 }
 
 impl AuditAction {
@@ -43,6 +52,9 @@ impl AuditAction {
             AuditAction::TwoFactorFailed => "two_factor_failed",
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::RecoveryCodesRenewed => "recovery_codes_renewed",
+            AuditAction::AccountExported => "account_exported",
+            AuditAction::AccountDeletionRefused => "account_deletion_refused",
+            AuditAction::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -60,32 +72,79 @@ pub struct AuditRecord {
     pub user_agent: Option<String>,
     /// A short non-secret note (a reason, a session id).
     pub detail: Option<String>,
+    /// In place of `email` once the account is deleted (see the module's notes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_digest: Option<String>,
 }
+
+/// What the digest of a deleted account's address is signed for.
+pub const DELETED_EMAIL: &str = "deleted account email";
 
 fn partition(user: Option<Ulid>, email: Option<&str>) -> String {
     match (user, email) {
         (Some(user), _) => format!("AUDIT#USER#{user}"),
-        (None, email) => format!("AUDIT#EMAIL#{}", email.unwrap_or("")),
+        (None, email) => email_partition(email.unwrap_or("")),
     }
 }
 
+/// Records about an address no account had (by the address, or by its digest once deleted).
+fn email_partition(email_or_digest: &str) -> String {
+    format!("AUDIT#EMAIL#{email_or_digest}")
+}
+
+fn sort_key(id: Ulid) -> String {
+    format!("AUDIT#{id}")
+}
+
+fn item(record: &AuditRecord) -> Item {
+    let subject = record.email.as_deref().or(record.email_digest.as_deref());
+    let key = Key::new(partition(record.user_id, subject), sort_key(record.id));
+    Item::new(key, to_attrs(record)).expiring((record.at + RETENTION).unix_timestamp())
+}
+
 pub fn put(record: &AuditRecord) -> Write {
-    let key = Key::new(partition(record.user_id, record.email.as_deref()), format!("AUDIT#{}", record.id));
-    let expires = (record.at + RETENTION).unix_timestamp();
-    Write::Put {
-        item: Item::new(key, to_attrs(record)).expiring(expires),
-        cond: crate::store::Cond::NotExists,
-    }
+    Write::Put { item: item(record), cond: crate::store::Cond::NotExists }
 }
 
 /// A user's most recent records, newest first.
 pub async fn for_user(store: &dyn Store, user: Ulid, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    Ok(page_of_user(store, user, None, limit).await?.0)
+}
+
+/// A page of a user's records, newest first.
+pub async fn page_of_user(
+    store: &dyn Store,
+    user: Ulid,
+    after: Option<crate::store::Cursor>,
+    limit: usize,
+) -> Result<(Vec<AuditRecord>, Option<crate::store::Cursor>), StoreError> {
     let query = Query {
         descending: true,
         limit,
+        after,
         ..Query::new(partition(Some(user), None), SkRange::Prefix("AUDIT#".into()))
     };
-    store.query(&query).await?.items.iter().map(from_item).collect()
+    let page = store.query(&query).await?;
+    Ok((page.items.iter().map(from_item).collect::<Result<_, _>>()?, page.next))
+}
+
+/// The record with its address replaced by `digest` (the same key, so it keeps its expiry).
+pub fn anonymise(record: &AuditRecord, digest: &str) -> Write {
+    let anonymous = AuditRecord { email: None, email_digest: Some(digest.to_owned()), ..record.clone() };
+    Write::Put { item: item(&anonymous), cond: crate::store::Cond::Exists }
+}
+
+/// Up to `limit` records about `email` made before `before` (oldest first), with their keys:
+/// those of an account deleted at `before` move under its digest.
+pub async fn about_address_before(
+    store: &dyn Store,
+    email: &str,
+    before: Ulid,
+    limit: usize,
+) -> Result<Vec<(Key, AuditRecord)>, StoreError> {
+    let range = SkRange::Between("AUDIT#".into(), sort_key(before));
+    let query = Query { limit, ..Query::new(email_partition(email), range) };
+    store.query(&query).await?.items.iter().map(|item| Ok((item.key.clone(), from_item(item)?))).collect()
 }
 
 /// What changed about a driver (API.md: every change of capability or availability).

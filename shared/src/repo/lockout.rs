@@ -9,7 +9,7 @@
 //! uses the budget up locks the subject as it is counted, so a request that dies half-way leaves an
 //! ordinary lock (and counts as a failure), never a budget nothing frees.
 
-use super::accounts::{decode_claim, email_key};
+use super::accounts::{decode_claim, email_key, user_partition};
 use super::{from_item, to_attrs};
 use crate::domain::email::Email;
 use crate::domain::lockout::{LockState, FAILURE_MEMORY};
@@ -21,15 +21,21 @@ use ulid::Ulid;
 pub enum Subject<'a> {
     /// Attempts from browsers without a device cookie for the account.
     Email(&'a Email),
-    /// Attempts from one trusted device (its cookie's nonce).
-    Device(&'a str),
+    /// Attempts from one trusted device of a user (its cookie's nonce), kept in the user's
+    /// partition (it goes with the account).
+    Device { user: Ulid, nonce: &'a str },
 }
 
 fn key(subject: Subject<'_>) -> Key {
     match subject {
         Subject::Email(email) => Key::new(format!("LOCK#{email}"), "LOCK"),
-        Subject::Device(nonce) => Key::new(format!("LOCK#DEVICE#{nonce}"), "LOCK"),
+        Subject::Device { user, nonce } => Key::new(user_partition(user), format!("LOCK#DEVICE#{nonce}")),
     }
+}
+
+/// The email's lock state, deleted with its account.
+pub fn email_lock_key(email: &Email) -> Key {
+    key(Subject::Email(email))
 }
 
 fn decode(item: Option<Item>) -> Result<Option<LockState>, StoreError> {
@@ -41,10 +47,10 @@ fn decode(item: Option<Item>) -> Result<Option<LockState>, StoreError> {
 pub async fn claim_and_states(
     store: &dyn Store,
     email: &Email,
-    device: Option<&str>,
+    device: Option<(Ulid, &str)>,
 ) -> Result<(Option<Ulid>, Option<LockState>, Option<LockState>), StoreError> {
     let mut keys = vec![email_key(email.as_str()), key(Subject::Email(email))];
-    keys.extend(device.map(|nonce| key(Subject::Device(nonce))));
+    keys.extend(device.map(|(user, nonce)| key(Subject::Device { user, nonce })));
     let mut items = store.get_many(&keys).await?.into_iter();
     let claim = items.next().flatten().map(|i| decode_claim(&i)).transpose()?;
     let email_state = decode(items.next().flatten())?;

@@ -3,9 +3,12 @@
 //! forwards to catch up after a reconnect). Next to each user message, a claim
 //! `CLIENT#<senderId>#<clientMessageId>` written with it on `attribute_not_exists`: a resend of
 //! the same message (even a concurrent one) finds the stored message instead of adding another.
+//! A user's message is also in `gsi2` under `SENT#<senderId>` / `<messageId>`: the messages one
+//! person sent, in sending order, for their data export (a rider who left a ride is no longer a
+//! member, so their conversations do not lead to all of them).
 
 use super::{from_item, get_record, to_attrs};
-use crate::store::{Cond, Cursor, Item, Key, Query, SkRange, Store, StoreError, Write};
+use crate::store::{Cond, Cursor, Index, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -31,13 +34,26 @@ pub struct MessageRecord {
     pub sent_at: OffsetDateTime,
     pub client_message_id: Option<String>,
     pub kind: MessageKind,
+    /// Whom a system message names ("Riley joined the ride."): shown under their name when it is
+    /// read, like a sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<Mention>,
+}
+
+/// A person a system message's body names, and the name it was written with.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Mention {
+    pub user_id: Ulid,
+    pub name: String,
 }
 
 /// The name system messages are sent under.
 pub const SYSTEM_SENDER: &str = "Campus Carpool";
 
 impl MessageRecord {
-    pub fn system(conversation: Ulid, body: String, at: OffsetDateTime) -> Self {
+    /// A system message; `mention` is the person its body names, if any.
+    pub fn system(conversation: Ulid, body: String, mention: Option<Mention>, at: OffsetDateTime) -> Self {
         MessageRecord {
             id: Ulid::new(),
             conversation_id: conversation,
@@ -47,6 +63,7 @@ impl MessageRecord {
             sent_at: at,
             client_message_id: None,
             kind: MessageKind::System,
+            mention,
         }
     }
 }
@@ -57,6 +74,10 @@ fn partition(conversation: Ulid) -> String {
 
 pub fn message_key(conversation: Ulid, id: Ulid) -> Key {
     Key::new(partition(conversation), format!("MSG#{id}"))
+}
+
+fn sent_partition(sender: Ulid) -> String {
+    format!("SENT#{sender}")
 }
 
 fn client_key(conversation: Ulid, sender: Ulid, client_id: &str) -> Key {
@@ -72,10 +93,11 @@ struct ClientClaim {
 /// The writes that store a message: the message, then (for a user message) its client id's
 /// claim, which fails when the sender sent it already.
 pub fn put(message: &MessageRecord) -> Vec<Write> {
-    let mut writes = vec![Write::Put {
-        item: Item::new(message_key(message.conversation_id, message.id), to_attrs(message)),
-        cond: Cond::NotExists,
-    }];
+    let mut item = Item::new(message_key(message.conversation_id, message.id), to_attrs(message));
+    if let Some(sender) = message.sender_id {
+        item = item.in_gsi2(Key::new(sent_partition(sender), message.id.to_string()));
+    }
+    let mut writes = vec![Write::Put { item, cond: Cond::NotExists }];
     if let (Some(sender), Some(client_id)) = (message.sender_id, &message.client_message_id) {
         let claim = ClientClaim { message_id: message.id };
         writes.push(Write::Put {
@@ -130,4 +152,18 @@ pub async fn since(
     let query =
         Query { limit, ..Query::new(partition(conversation), SkRange::Between(from, "MSG#~".into())) };
     store.query(&query).await?.items.iter().map(from_item).collect()
+}
+
+/// A page of the messages `sender` sent, oldest first, resuming after `after`.
+pub async fn sent_by(
+    store: &dyn Store,
+    sender: Ulid,
+    after: Option<Cursor>,
+    limit: usize,
+) -> Result<(Vec<MessageRecord>, Option<Cursor>), StoreError> {
+    let query =
+        Query { index: Some(Index::Gsi2), limit, after, ..Query::new(sent_partition(sender), SkRange::All) };
+    let page = store.query(&query).await?;
+    let messages = page.items.iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((messages, page.next))
 }

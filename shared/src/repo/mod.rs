@@ -8,12 +8,13 @@
 //! | pending driver review | `REVIEW#<campusId>` | `<submittedAt>#<userId>` | oldest first; deleted at the decision |
 //! | session | `USER#<userId>` | `SESSION#<sha256(token)>` | ttl = expiry |
 //! | email claim | `EMAIL#<email>` | `EMAIL` | uniqueness of emails |
-//! | one-time token | `TOKEN#<sha256(token)>` | `TOKEN` | ttl = expiry, deleted on use |
+//! | one-time token | `TOKEN#<sha256(token)>` | `TOKEN` | ttl = expiry, deleted on use; gsi1 `TOKENS#<userId>` / digest (a deletion finds them) |
 //! | campus | `CAMPUS` | `CAMPUS#<campusId>` | all campuses = one Query |
 //! | campus domain claim | `DOMAIN#<domain>` | `DOMAIN` | a domain belongs to one campus |
 //! | audit record | `AUDIT#USER#<userId>` (or `AUDIT#EMAIL#<email>`) | `AUDIT#<ulid>` | newest first; ttl 400 days |
 //! | driver change (audit) | `AUDIT#DRIVER#<userId>` | `AUDIT#<ulid>` | capability/availability changes; newest first; ttl 400 days |
 //! | lockout state | `LOCK#<email>` | `LOCK` | failures, lockedUntil; any email, account or not |
+//! | trusted device's lockout | `USER#<userId>` | `LOCK#DEVICE#<nonce>` | the same, for one device cookie |
 //! | TOTP key (confirmed / pending) | `USER#<userId>` | `TOTP` / `TOTP_PENDING` | key sealed; pending ttl 15 min |
 //! | used TOTP step | `USER#<userId>` | `TOTP_STEP#<step>` | ttl just past the step's window |
 //! | recovery code | `USER#<userId>` | `RECOVERY#<sha256(code)>` | deleted when used |
@@ -23,8 +24,13 @@
 //! | join request | `RIDE#<rideId>` | `REQ#<requestId>` | a ride's requests = one Query |
 //! | ride link | `USER#<userId>` | `RIDE#<rideId>` | rides a user posted or asked to join (latest request); one per user and ride |
 //! | conversation | `CONV#<conversationId>` | `CONV` | a ride's chat and its members |
+//! | message | `CONV#<conversationId>` | `MSG#<messageId>` | a user's also in gsi2 `SENT#<senderId>` / `<messageId>` |
 //! | block | `USER#<userId>` | `BLOCKS#<otherId>` / `BLOCKED_BY#<otherId>` | one item on each side |
 //! | report | `REPORT#<reportId>` | `REPORT` | gsi1 `REPORTS#<campusId>#<status>` / `<createdAt>#<reportId>` |
+//! | report link | `USER#<userId>` | `REPORT#<reportId>` | the reports a user filed |
+//! | erasure job | `ERASE#<userId>` | `ERASE` | a deleted account's data still to erase; gsi1 `ERASE_DUE` / `<dueAt>#<userId>` |
+//!
+//! The README's table of items says what an account's deletion does to each kind.
 
 pub mod accounts;
 pub mod audit;
@@ -32,6 +38,7 @@ pub mod campuses;
 pub mod connections;
 pub mod conversations;
 pub mod drivers;
+pub mod erasures;
 pub mod lockout;
 pub mod mail_jobs;
 pub mod messages;

@@ -5,7 +5,10 @@
 //! query of its own partition, and a pair is checked with one batch read.
 //!
 //! A report sits in `gsi1` under `REPORTS#<campusId>#<status>` / `<createdAt>#<reportId>`: a
-//! campus's open reports, oldest first; a decision moves it to its new status's partition.
+//! campus's open reports, oldest first; a decision moves it to its new status's partition. The
+//! reporter has a link to each report they filed, `USER#<userId>` / `REPORT#<reportId>` (their
+//! data export lists them; a deletion drops the link and the reporter's name, and keeps the report
+//! for the admins).
 
 use super::accounts::user_partition;
 use super::{from_item, to_attrs};
@@ -43,6 +46,8 @@ pub fn unblock(user: Ulid, other: Ulid) -> Vec<Write> {
 #[serde(rename_all = "camelCase")]
 struct BlockEntry {
     user_id: Ulid,
+    #[serde(default)]
+    at: String,
 }
 
 /// Everyone `user` blocked or was blocked by.
@@ -112,8 +117,54 @@ fn report_item(report: &ReportRecord) -> Item {
         .in_gsi1(Key::new(reports_partition(&report.campus_id, report.status), position))
 }
 
-pub fn create_report(report: &ReportRecord) -> Write {
-    Write::Put { item: report_item(report), cond: Cond::NotExists }
+/// The report and the reporter's link to it.
+pub fn create_report(report: &ReportRecord) -> Vec<Write> {
+    let link = Item::new(
+        Key::new(user_partition(report.reporter_id), format!("REPORT#{}", report.id)),
+        attrs([("reportId", report.id.to_string().into())]),
+    );
+    vec![
+        Write::Put { item: report_item(report), cond: Cond::NotExists },
+        Write::Put { item: link, cond: Cond::Always },
+    ]
+}
+
+/// The reports `user` filed (through their links), oldest first.
+pub async fn filed_by(store: &dyn Store, user: Ulid) -> Result<Vec<ReportRecord>, StoreError> {
+    let query = Query::new(user_partition(user), SkRange::Prefix("REPORT#".into()));
+    let links = super::query_all(store, query).await?;
+    let mut out = Vec::new();
+    for chunk in links.chunks(100) {
+        let keys: Vec<Key> = chunk
+            .iter()
+            .filter_map(|link| link.key.sk.strip_prefix("REPORT#").and_then(|id| Ulid::from_string(id).ok()))
+            .map(report_key)
+            .collect();
+        for item in store.get_many(&keys).await?.into_iter().flatten() {
+            out.push(from_item(&item)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The users `user` blocked, with when.
+pub async fn blocked_by(store: &dyn Store, user: Ulid) -> Result<Vec<(Ulid, String)>, StoreError> {
+    let query = Query::new(user_partition(user), SkRange::Prefix("BLOCKS#".into()));
+    let items = super::query_all(store, query).await?;
+    items
+        .iter()
+        .map(|i| {
+            let entry: BlockEntry = from_item(i)?;
+            Ok((entry.user_id, entry.at))
+        })
+        .collect()
+}
+
+/// The report with its reporter's stored name gone (their account was deleted): the report stays
+/// for the campus admins, who see the reporter as `DELETED_USER`.
+pub fn forget_reporter_name(id: Ulid) -> Write {
+    let set = attrs([("reporterName", crate::domain::account::DELETED_USER.into())]);
+    Write::Update { key: report_key(id), set, expires_at: None, cond: Cond::Exists }
 }
 
 /// Writes a decided report on condition that it still has the status `from`.

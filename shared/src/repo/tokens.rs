@@ -1,9 +1,11 @@
 //! Single-use tokens (email verification, password reset), stored under their digest with
 //! an expiry. Consuming one deletes it with a condition, so concurrent uses cannot both succeed.
+//! Each is also in `gsi1` under `TOKENS#<userId>`, so an account's deletion finds its pending
+//! tokens (they would die with the account anyway: using one needs the user's stamp).
 
 use super::{from_item, to_attrs};
 use crate::domain::secret::Secret;
-use crate::store::{Cond, Item, Key, Store, StoreError, Write};
+use crate::store::{Cond, Index, Item, Key, Query, SkRange, Store, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
@@ -29,11 +31,22 @@ pub fn token_key(secret: &Secret) -> Key {
     Key::new(format!("TOKEN#{}", secret.digest()), "TOKEN")
 }
 
+fn user_index(user: Ulid) -> String {
+    format!("TOKENS#{user}")
+}
+
 pub fn put(secret: &Secret, record: &TokenRecord, expires_at: i64) -> Write {
-    Write::Put {
-        item: Item::new(token_key(secret), to_attrs(record)).expiring(expires_at),
-        cond: Cond::NotExists,
-    }
+    let item = Item::new(token_key(secret), to_attrs(record))
+        .expiring(expires_at)
+        .in_gsi1(Key::new(user_index(record.user_id), secret.digest()));
+    Write::Put { item, cond: Cond::NotExists }
+}
+
+/// The keys of a user's live tokens.
+pub async fn keys_of(store: &dyn Store, user: Ulid) -> Result<Vec<Key>, StoreError> {
+    let query = Query { index: Some(Index::Gsi1), ..Query::new(user_index(user), SkRange::All) };
+    let items = super::query_all(store, query).await?;
+    Ok(items.into_iter().map(|item| item.key).collect())
 }
 
 /// A live token of the given purpose.

@@ -130,7 +130,7 @@ impl RideService {
         }
     }
 
-    async fn calendar_of(&self, campus: &str) -> AppResult<Calendar> {
+    pub(super) async fn calendar_of(&self, campus: &str) -> AppResult<Calendar> {
         match self.auth.campuses().by_id(campus).await? {
             Some(campus) => crate::auth::campus_calendar(&campus),
             None => Err(AppError::Internal(format!("ride of unknown campus {campus}"))),

@@ -10,12 +10,14 @@
 
 mod drivers;
 mod feed;
+mod own_data;
 mod posting;
 mod requests;
 pub mod safety;
 pub mod views;
 
 pub use feed::FeedQuery;
+pub use own_data::RideHistory;
 pub use posting::{NewRide, PlaceInput, RideEdit};
 
 use crate::auth::{AuthService, Caller};
@@ -30,7 +32,7 @@ use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::repo::accounts::{self, UserRecord};
 use crate::repo::conversations;
 use crate::repo::drivers::DriverRecord;
-use crate::repo::messages::{self, MessageRecord};
+use crate::repo::messages::{self, Mention, MessageRecord};
 use crate::repo::rides::{self, RideRecord};
 use crate::repo::safety as safety_repo;
 use crate::seal::KeyRing;
@@ -167,8 +169,13 @@ impl RideService {
 /// A system message in the ride's chat, with the conversation's members and state as the ride
 /// now has them: the writes go in the same transaction as the ride change the message tells of,
 /// and the message is delivered (`RideService::tell`) once that is committed.
-fn ride_chat(ride: &RideRecord, text: String, at: OffsetDateTime) -> (Vec<Write>, MessageRecord) {
-    let message = MessageRecord::system(ride.conversation_id, text, at);
+fn ride_chat(
+    ride: &RideRecord,
+    text: String,
+    mention: Option<Mention>,
+    at: OffsetDateTime,
+) -> (Vec<Write>, MessageRecord) {
+    let message = MessageRecord::system(ride.conversation_id, text, mention, at);
     let members = ride.members();
     let mut writes = messages::put(&message);
     writes.push(conversations::change(

@@ -183,7 +183,7 @@ impl RideService {
                     caller.calendar.local_time(before.depart_at),
                 );
                 let (chat, message) =
-                    ride_chat(&ride, format!("The ride now leaves {now} (it was {was})."), caller.now);
+                    ride_chat(&ride, format!("The ride now leaves {now} (it was {was})."), None, caller.now);
                 writes.extend(chat);
                 told = Some(message);
             }
@@ -246,7 +246,7 @@ impl RideService {
             let live = self.live_requests(ride.id).await?;
             let first_part = &live[..live.len().min(CANCEL_CHUNK)];
             let mut writes = vec![rides::replace_ride(&ride)];
-            let (chat, told) = ride_chat(&ride, "The ride was cancelled.".into(), now);
+            let (chat, told) = ride_chat(&ride, "The ride was cancelled.".into(), None, now);
             writes.extend(chat);
             let (mut more, mail) = self.settle(&ride, first_part, cause, calendar).await?;
             writes.append(&mut more);

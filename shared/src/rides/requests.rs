@@ -14,6 +14,7 @@ use crate::mail::ride_templates;
 use crate::rate_limit::Rule;
 use crate::repo::conversations;
 use crate::repo::drivers::{self, DriverRecord};
+use crate::repo::messages::Mention;
 use crate::repo::rides::{self, RequestRecord, RideRecord};
 use crate::repo::{from_item, safety as safety_repo};
 use crate::store::{Cond, Write};
@@ -186,8 +187,9 @@ impl RideService {
                 rides::move_request(&accepted, RequestStatus::Pending),
                 conversations::link(request.rider_id, ride.conversation_id),
             ];
+            let rider = Mention { user_id: request.rider_id, name: request.rider_name.clone() };
             let (chat, told) =
-                ride_chat(&ride, format!("{} joined the ride.", request.rider_name), caller.now);
+                ride_chat(&ride, format!("{} joined the ride.", request.rider_name), Some(rider), caller.now);
             writes.extend(chat);
             let summary = self.summary(&ride, &caller.calendar);
             let mail = self
@@ -305,7 +307,9 @@ impl RideService {
                 after.version += 1;
                 writes.push(rides::replace_ride(&after));
                 writes.push(conversations::unlink(rider, after.conversation_id));
-                let (chat, message) = ride_chat(&after, format!("{rider_name} left the ride."), now);
+                let mention = Mention { user_id: rider, name: rider_name.to_owned() };
+                let (chat, message) =
+                    ride_chat(&after, format!("{rider_name} left the ride."), Some(mention), now);
                 writes.extend(chat);
                 told = Some((after, message));
             }

@@ -91,7 +91,7 @@ impl RideService {
             decided_by: None,
             decided_at: None,
         };
-        self.store.write(vec![safety_repo::create_report(&report)]).await?;
+        self.store.write(safety_repo::create_report(&report)).await?;
         info!(report_id = %report.id, reporter = %caller.user.id, subject = %subject.id, "report filed");
         Ok(())
     }
@@ -118,7 +118,23 @@ impl RideService {
         let (reports, next) =
             safety_repo::reports(self.store.as_ref(), &admin.campus.id, status, limit, after).await?;
         let next_cursor = next.map(|c| cursor::seal(self.keys()?, &scope, &c.0)).transpose()?;
-        Ok(Page { items: reports.iter().map(ReportView::from).collect(), next_cursor })
+        Ok(Page { items: self.report_views(&reports).await?, next_cursor })
+    }
+
+    /// Reports as admins see them: each person under their current name, or `DELETED_USER` once
+    /// their account is gone (the report itself is kept for the admins).
+    async fn report_views(&self, reports: &[ReportRecord]) -> AppResult<Vec<ReportView>> {
+        let people: Vec<Ulid> = reports.iter().flat_map(|r| [r.reporter_id, r.subject_id]).collect();
+        let users = self.users(&people).await?;
+        Ok(reports
+            .iter()
+            .map(|report| {
+                let mut view = ReportView::from(report);
+                view.reporter.name = accounts::shown_name(&users, report.reporter_id).to_owned();
+                view.subject.name = accounts::shown_name(&users, report.subject_id).to_owned();
+                view
+            })
+            .collect())
     }
 
     /// `POST /api/admin/reports/{id}`: dismiss or act on a report of the admin's campus (a
@@ -150,7 +166,7 @@ impl RideService {
             };
             if self.commit(vec![safety_repo::decide_report(&report, before.status)], Vec::new()).await? {
                 info!(report_id = %id, admin = %admin.user.id, status = status.as_str(), "report decided");
-                return Ok(ReportView::from(&report));
+                return Ok(self.report_views(&[report]).await?.remove(0));
             }
         }
         Err(AppError::Contended)

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use carpool::account::AccountService;
 use carpool::auth::hashing::Argon2Params;
 use carpool::chat::ChatService;
 use carpool::clock::{ManualClock, SystemClock};
@@ -66,6 +67,8 @@ pub struct App {
     pub rides: Arc<RideService>,
     /// The chat use cases, for WebSocket frames (`connect`, `frame`).
     pub chat: Arc<ChatService>,
+    /// People's own data (the operator's deletion, the erasure redrive).
+    pub account: Arc<AccountService>,
     /// Where frames to connections land (tests open connections on it).
     pub sockets: Arc<LocalPusher>,
     pub keep: Option<tempfile::TempDir>,
@@ -177,6 +180,7 @@ impl App {
             driver: state.driver.clone(),
             rides: state.rides.clone(),
             chat: state.chat.clone(),
+            account: state.account.clone(),
             sockets,
             router: local_router(state).merge(documents.router()),
             clock,
@@ -323,3 +327,44 @@ macro_rules! on_both_stores {
 }
 #[allow(unused_imports)]
 pub(crate) use on_both_stores;
+
+impl App {
+    /// Records an open WebSocket connection of the user under their first session and returns
+    /// its id. Nobody holds the socket (it is in another container, or closed), so a push to it
+    /// answers Gone and it is forgotten: what delivering to a connection costs, in full.
+    pub async fn online(&self, email: &str) -> String {
+        use carpool::clock::Clock;
+        let user = self.user_id(email).await.parse().unwrap();
+        let sessions = carpool::repo::sessions::list(self.store.as_ref(), user).await.unwrap();
+        let record = carpool::repo::connections::ConnectionRecord {
+            id: ulid::Ulid::new().to_string(),
+            user_id: user,
+            session: sessions[0].0.clone(),
+            // Past its handshake: a Gone answer means it is gone.
+            connected_at: self.clock.now() - time::Duration::minutes(1),
+        };
+        self.store.write(carpool::repo::connections::put(&record)).await.unwrap();
+        record.id
+    }
+
+    /// Turns two-factor on through the whole local router; returns the key and recovery codes.
+    pub async fn two_factor_on(&self, cookie: &str) -> (carpool::domain::totp::TotpKey, Vec<String>) {
+        use carpool::clock::Clock;
+        let setup =
+            self.post("/api/auth/2fa/totp/setup", json!({ "password": PASSWORD }), Some(cookie)).await;
+        let key =
+            carpool::domain::totp::TotpKey::from_base32(setup.body["secret"].as_str().unwrap()).unwrap();
+        let code = key.code_at(self.clock.epoch_seconds());
+        let confirmed = self.post("/api/auth/2fa/totp/confirm", json!({ "code": code }), Some(cookie)).await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+        let codes = confirmed.body["recoveryCodes"].as_array().unwrap();
+        (key, codes.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+    }
+
+    /// A code of the next step (the clock moved on to it: a step's code works once).
+    pub fn next_code(&self, key: &carpool::domain::totp::TotpKey) -> String {
+        use carpool::clock::Clock;
+        self.clock.advance(time::Duration::seconds(30));
+        key.code_at(self.clock.epoch_seconds())
+    }
+}

@@ -45,3 +45,88 @@ pub fn embedded_store(clock: Arc<dyn Clock>) -> (EmbeddedStore, tempfile::TempDi
 pub mod app;
 pub mod driver;
 pub mod rides;
+
+/// A store that fails every call touching a partition that starts with `prefix` (a key of a read
+/// or a write, or a query's partition) while armed, as DynamoDB does when it throttles or fails:
+/// how a run that stops half-way is made. `reads_only` leaves writes alone.
+pub struct Tripwire {
+    pub inner: Arc<dyn carpool::store::Store>,
+    pub prefix: String,
+    pub armed: std::sync::atomic::AtomicBool,
+    writes_too: bool,
+}
+
+impl Tripwire {
+    pub fn new(inner: Arc<dyn carpool::store::Store>, prefix: &str) -> Tripwire {
+        Tripwire {
+            inner,
+            prefix: prefix.to_owned(),
+            armed: std::sync::atomic::AtomicBool::new(false),
+            writes_too: true,
+        }
+    }
+
+    pub fn reads_only(inner: Arc<dyn carpool::store::Store>, prefix: &str) -> Tripwire {
+        Tripwire { writes_too: false, ..Tripwire::new(inner, prefix) }
+    }
+
+    pub fn arm(&self, armed: bool) {
+        self.armed.store(armed, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check<'a>(
+        &self,
+        mut partitions: impl Iterator<Item = &'a str>,
+    ) -> Result<(), carpool::store::StoreError> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst)
+            && partitions.any(|pk| pk.starts_with(&self.prefix))
+        {
+            return Err(carpool::store::StoreError::Unavailable(format!(
+                "injected: {} is down",
+                self.prefix
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl carpool::store::Store for Tripwire {
+    async fn get(
+        &self,
+        key: &carpool::store::Key,
+    ) -> Result<Option<carpool::store::Item>, carpool::store::StoreError> {
+        self.check(std::iter::once(key.pk.as_str()))?;
+        self.inner.get(key).await
+    }
+    async fn get_many(
+        &self,
+        keys: &[carpool::store::Key],
+    ) -> Result<Vec<Option<carpool::store::Item>>, carpool::store::StoreError> {
+        self.check(keys.iter().map(|k| k.pk.as_str()))?;
+        self.inner.get_many(keys).await
+    }
+    async fn query(
+        &self,
+        query: &carpool::store::Query,
+    ) -> Result<carpool::store::Page, carpool::store::StoreError> {
+        self.check(std::iter::once(query.pk.as_str()))?;
+        self.inner.query(query).await
+    }
+    async fn write(&self, writes: Vec<carpool::store::Write>) -> Result<(), carpool::store::StoreError> {
+        if self.writes_too {
+            self.check(writes.iter().map(|w| w.key().pk.as_str()))?;
+        }
+        self.inner.write(writes).await
+    }
+    async fn increment(
+        &self,
+        key: &carpool::store::Key,
+        attr: &str,
+        by: i64,
+        expires_at: i64,
+    ) -> Result<i64, carpool::store::StoreError> {
+        self.check(std::iter::once(key.pk.as_str()))?;
+        self.inner.increment(key, attr, by, expires_at).await
+    }
+}
