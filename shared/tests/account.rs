@@ -355,6 +355,13 @@ async fn deletion_needs_the_password_and_the_code(app: App) {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
 }
 
+/// The erasure's last run, by the redrive once the requests under way at the closing have ended.
+async fn after_last_run(app: &App) {
+    app.clock.advance(Duration::minutes(3));
+    let resumed = app.account.resume_erasures().await.unwrap();
+    assert_eq!((resumed.finished, resumed.failed), (1, 0));
+}
+
 /// Every key the account had that is not kept, by kind, and what is left under it.
 async fn left_of(app: &App, user: Ulid, email: &str) -> Vec<String> {
     let store = app.store.as_ref();
@@ -402,6 +409,33 @@ async fn deletion_erases_every_item_kind(app: App) {
         cookies.iter().any(|c| c.starts_with("__Host-device=;") && c.contains("Max-Age=0")),
         "{cookies:?}"
     );
+
+    // A sign-in that passed its checks just before the closing lands after the first run (its
+    // session and audit record are written here as it would write them); the last run, once
+    // such requests have ended, erases them too.
+    let late_session = Key::new(user_partition(w.ana_id), "SESSION#late");
+    let late = carpool::store::Item::new(late_session.clone(), Default::default());
+    app.store
+        .write(vec![carpool::store::Write::Put { item: late, cond: carpool::store::Cond::Always }])
+        .await
+        .unwrap();
+    let late_audit = audit::AuditRecord {
+        id: Ulid::new(),
+        action: audit::AuditAction::SignInSucceeded,
+        user_id: Some(w.ana_id),
+        email: Some(ANA.into()),
+        at: app.clock.now(),
+        ip: "192.0.2.7".into(),
+        user_agent: None,
+        detail: None,
+        email_digest: None,
+    };
+    app.store.write(vec![audit::put(&late_audit)]).await.unwrap();
+    assert!(
+        left_of(&app, w.ana_id, ANA).await.contains(&format!("ERASE#{}/ERASE", w.ana_id)),
+        "a last run is due"
+    );
+    after_last_run(&app).await;
 
     // Nothing is left under her keys and indexes but what is kept.
     assert_eq!(left_of(&app, w.ana_id, ANA).await, Vec::<String>::new());
@@ -506,23 +540,39 @@ async fn the_address_can_register_again_as_a_new_account(app: App) {
 
 async fn concurrent_deletions_delete_once(app: App) {
     let ana = app.signed_in(ANA, false).await;
+    let ben = app.signed_in(BEN, false).await;
+    let (totp, _) = app.two_factor_on(&ben).await;
+    let ids: Vec<Ulid> =
+        [app.user_id(ANA).await, app.user_id(BEN).await].iter().map(|id| id.parse().unwrap()).collect();
     app.mail.0.lock().unwrap().clear();
-    let replies = futures::future::join_all((0..4).map(|_| delete(&app, &ana, PASSWORD, None))).await;
-    let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::NO_CONTENT).count(), 1, "{statuses:?}");
-    for reply in replies.iter().filter(|r| r.status != StatusCode::NO_CONTENT) {
-        assert!(reply.status.is_client_error(), "{} {}", reply.status, reply.body);
+    let code = app.next_code(&totp);
+    let replies = futures::future::join_all(
+        (0..4)
+            .map(|_| delete(&app, &ana, PASSWORD, None))
+            .chain((0..4).map(|_| delete(&app, &ben, PASSWORD, Some(&code)))),
+    )
+    .await;
+    for (who, replies) in [(ANA, &replies[..4]), (BEN, &replies[4..])] {
+        let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::NO_CONTENT).count(),
+            1,
+            "{who}: {statuses:?}"
+        );
+        for reply in replies.iter().filter(|r| r.status != StatusCode::NO_CONTENT) {
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{who}: {}", reply.body);
+        }
+        assert_eq!(app.mail.to(who).len(), 1, "one confirmation to {who}");
     }
-    let id: Ulid = app
-        .store
-        .query(&Query { index: Some(Index::Gsi1), ..Query::new("ERASE_DUE", SkRange::All) })
-        .await
-        .unwrap()
-        .items
-        .first()
-        .map_or_else(Ulid::nil, |i| i.key.pk.trim_start_matches("ERASE#").parse().unwrap());
-    assert!(id.is_nil(), "no erasure left behind");
-    assert_eq!(app.mail.to(ANA).len(), 1, "one confirmation");
+    app.clock.advance(Duration::minutes(3));
+    assert_eq!(app.account.resume_erasures().await.unwrap().finished, 2, "the last runs");
+    let jobs = Query { index: Some(Index::Gsi1), ..Query::new("ERASE_DUE", SkRange::All) };
+    assert!(app.store.query(&jobs).await.unwrap().items.is_empty(), "no erasure left behind");
+    // Whatever the losers audited (a code found used) lost the address too.
+    for id in ids {
+        let kept = audit::for_user(app.store.as_ref(), id, 100).await.unwrap();
+        assert!(kept.iter().all(|r| r.email.is_none() && r.email_digest.is_some()), "{kept:?}");
+    }
 }
 
 async fn an_interrupted_deletion_is_finished_by_the_redrive(app: App) {
@@ -568,6 +618,8 @@ async fn an_interrupted_deletion_is_finished_by_the_redrive(app: App) {
         handle_erasure_event(&app.account, event()).await.unwrap(),
         json!({"finished": 1, "failed": 0})
     );
+    assert_eq!(left_of(&app, ana_id, ANA).await, [format!("ERASE#{ana_id}/ERASE")], "the last run is due");
+    after_last_run(&app).await;
     assert_eq!(left_of(&app, ana_id, ANA).await, Vec::<String>::new());
     let cys = app.get(&format!("/api/carpool/rides/{ride}"), Some(&app.sign_in(CY).await)).await;
     assert_eq!(cys.body["requests"][0]["status"], "left");
@@ -582,6 +634,7 @@ async fn an_operator_deletes_the_same_way(app: App) {
     app.mail.0.lock().unwrap().clear();
     let email = Email::parse(ANA).unwrap();
     assert_eq!(app.account.delete_by_operator(&email).await.unwrap(), Some(w.ana_id));
+    after_last_run(&app).await;
     assert_eq!(left_of(&app, w.ana_id, ANA).await, Vec::<String>::new());
     assert_eq!(app.ride(&w.ben, &w.ana_ride).await.body["ride"]["status"], "cancelled");
     assert!(app.mail.to(ANA)[0].text.contains("by our team"));

@@ -256,7 +256,13 @@ async fn no_secret_is_logged() {
         && l["conversation_id"] == conversation.as_str()
         && l["connections"] == 1));
     assert!(lines.iter().filter(|l| l["message"] == "frame" && l["action"] == "sendMessage").count() == 2);
-    for summary in ["authorizer", "license sweep run", "mail redrive", "account closed", "account erased"] {
+    for summary in [
+        "authorizer",
+        "license sweep run",
+        "mail redrive",
+        "account closed",
+        "account erased; a last run follows",
+    ] {
         assert!(lines.iter().any(|l| l["message"] == summary), "{summary} logged");
     }
     // The outbox did log its one line per message, without the token, the address masked.

@@ -16,8 +16,15 @@ use crate::repo::drivers::{self, driver_key, DriverRecord, ReviewStatus};
 use crate::repo::erasures::{self, ErasureRecord};
 use crate::repo::lockout;
 use crate::store::{Cond, StoreError, Write};
+use std::time::Duration;
 use tracing::{info, warn};
 use ulid::Ulid;
+
+/// How long a deletion's answer waits for the erasure (HTTP API integrations end at 30 s).
+const INLINE_ERASURE: Duration = Duration::from_secs(20);
+
+/// Closings tried while the driver profile keeps changing under them.
+const MAX_ATTEMPTS: usize = 5;
 
 impl AccountService {
     /// `POST /api/auth/account/delete {password, totpCode?}`.
@@ -32,8 +39,14 @@ impl AccountService {
             .auth
             .prove_owner(cookie, password, code, client, AuditAction::AccountDeletionRefused)
             .await?;
-        match self.close(&owner.user, &owner.driver, owner.second_factor, ClosedBy::Owner, client).await {
-            Err(Closing::CodeUsed) => Err(self.auth.code_used_meanwhile(&owner.user, client).await),
+        match self.close(&owner.user, owner.driver, owner.second_factor, ClosedBy::Owner, client).await {
+            Err(Closing::CodeUsed) => {
+                // A concurrent deletion with the same code closed the account: nothing to refuse.
+                if accounts::user_with_driver(self.store.as_ref(), owner.user.id).await?.is_none() {
+                    return Err(AppError::Unauthenticated);
+                }
+                Err(self.auth.code_used_meanwhile(&owner.user, client).await)
+            }
             Err(Closing::Failed(e)) => Err(e),
             Ok(()) => Ok(()),
         }
@@ -45,7 +58,7 @@ impl AccountService {
         let store = self.store.as_ref();
         let Some(id) = accounts::user_id_for_email(store, email).await? else { return Ok(None) };
         let Some((user, driver)) = accounts::user_with_driver(store, id).await? else { return Ok(None) };
-        match self.close(&user, &driver, None, ClosedBy::Operator, &Client::operator()).await {
+        match self.close(&user, driver, None, ClosedBy::Operator, &Client::operator()).await {
             Ok(()) => Ok(Some(id)),
             Err(Closing::Failed(e)) => Err(e),
             Err(Closing::CodeUsed) => Err(AppError::Internal("no code was given".into())),
@@ -54,11 +67,12 @@ impl AccountService {
 
     /// Ends the account in one transaction, led by the write that uses the owner's second factor
     /// up (when there is one), then erases the rest. A second close of the same account, or a
-    /// password change in between, finds its profile changed and answers `Unauthenticated`.
+    /// password change in between, finds its profile changed and answers `Unauthenticated`; a
+    /// driver profile changed in between is read again.
     async fn close(
         &self,
         user: &UserRecord,
-        driver: &DriverRecord,
+        mut driver: DriverRecord,
         second_factor: Option<Write>,
         by: ClosedBy,
         client: &Client,
@@ -79,66 +93,95 @@ impl AccountService {
             attempts: 0,
             // The redrive leaves it to this request's own run for a while.
             due_at: (now + LEASE).unix_timestamp(),
+            ran_once: false,
         };
-        let code_at = second_factor.is_some().then_some(0);
-        let mut writes: Vec<Write> = second_factor.into_iter().collect();
-        writes.push(Write::Delete {
-            key: user_key(user.id),
-            cond: Cond::equals(PASSWORD_STAMP, stamp_value(user.password_stamp)),
-        });
-        writes.push(erasures::put(&job));
-        writes.push(Write::Delete { key: email_key(email.as_str()), cond: Cond::Always });
-        writes.push(Write::Delete { key: driver_key(user.id), cond: Cond::Always });
-        if let Some(review) = driver.review.as_ref().filter(|r| r.status == ReviewStatus::Pending) {
-            writes.push(drivers::dequeue_review(&driver.campus_id, review.submitted_at, user.id));
-        }
-        // What is keyed by the address goes now, before anyone can register it again.
-        writes.push(Write::Delete { key: lockout::email_lock_key(&email), cond: Cond::Always });
         let counters =
             counters_of(self.store.as_ref(), Counted::Email, email.as_str()).await.map_err(AppError::from)?;
-        writes.extend(counters.into_iter().map(|key| Write::Delete { key, cond: Cond::Always }));
-        let app_url = &self.auth.config().app_url;
-        writes.push(self.mail.write(&Job::Message(account_deleted(
-            app_url,
-            email.as_str(),
-            &user.name,
-            by,
-        )))?);
-        let detail = Some(format!("by {}", by.as_str()));
-        let mut record = self.auth.audit_record(
-            AuditAction::AccountDeleted,
-            Some(user.id),
-            email.as_str(),
-            client,
-            detail,
-        );
-        (record.email, record.email_digest) = (None, Some(digest));
-        writes.push(audit::put(&record));
-        match self.store.write(writes).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed { index }) if Some(index) == code_at => {
-                return Err(Closing::CodeUsed)
+        let code_at = second_factor.is_some().then_some(0);
+        for _ in 0..MAX_ATTEMPTS {
+            let mut writes: Vec<Write> = second_factor.iter().cloned().collect();
+            writes.push(Write::Delete {
+                key: user_key(user.id),
+                cond: Cond::equals(PASSWORD_STAMP, stamp_value(user.password_stamp)),
+            });
+            writes.push(erasures::put(&job));
+            writes.push(Write::Delete { key: email_key(email.as_str()), cond: Cond::Always });
+            // On the stamp read, so an application queued meanwhile is seen and dequeued too.
+            let driver_at = writes.len();
+            writes.push(Write::Delete {
+                key: driver_key(user.id),
+                cond: Cond::equals(drivers::STAMP, stamp_value(driver.stamp)),
+            });
+            if let Some(review) = driver.review.as_ref().filter(|r| r.status == ReviewStatus::Pending) {
+                writes.push(drivers::dequeue_review(&driver.campus_id, review.submitted_at, user.id));
             }
-            // Closed meanwhile by a concurrent request, or the password changed since the proof.
-            Err(StoreError::ConditionFailed { .. }) => return Err(AppError::Unauthenticated.into()),
-            // A concurrent write kept winning: when it was another close, the account is gone.
-            Err(StoreError::Contention) => {
-                let gone = accounts::user_with_driver(self.store.as_ref(), user.id)
-                    .await
-                    .map_err(AppError::from)?
-                    .is_none();
-                return Err(if gone { AppError::Unauthenticated } else { AppError::Contended }.into());
+            // What is keyed by the address goes now, before anyone can register it again.
+            writes.push(Write::Delete { key: lockout::email_lock_key(&email), cond: Cond::Always });
+            writes.extend(counters.iter().map(|key| Write::Delete { key: key.clone(), cond: Cond::Always }));
+            let app_url = &self.auth.config().app_url;
+            writes.push(self.mail.write(&Job::Message(account_deleted(
+                app_url,
+                email.as_str(),
+                &user.name,
+                by,
+            )))?);
+            let detail = Some(format!("by {}", by.as_str()));
+            let mut record = self.auth.audit_record(
+                AuditAction::AccountDeleted,
+                Some(user.id),
+                email.as_str(),
+                client,
+                detail,
+            );
+            (record.email, record.email_digest) = (None, Some(digest.clone()));
+            writes.push(audit::put(&record));
+            match self.store.write(writes).await {
+                Ok(()) => {
+                    self.closed(user.id, by).await;
+                    return Ok(());
+                }
+                Err(StoreError::ConditionFailed { index }) if Some(index) == code_at => {
+                    return Err(Closing::CodeUsed)
+                }
+                Err(StoreError::ConditionFailed { index }) if index == driver_at => {
+                    match accounts::user_with_driver(self.store.as_ref(), user.id)
+                        .await
+                        .map_err(AppError::from)?
+                    {
+                        Some((now, again)) if now.password_stamp == user.password_stamp => driver = again,
+                        _ => return Err(AppError::Unauthenticated.into()),
+                    }
+                }
+                // Closed meanwhile by a concurrent request, or the password changed since the proof.
+                Err(StoreError::ConditionFailed { .. }) => return Err(AppError::Unauthenticated.into()),
+                // A concurrent write kept winning: when it was another close, the account is gone.
+                Err(StoreError::Contention) => {
+                    let gone = accounts::user_with_driver(self.store.as_ref(), user.id)
+                        .await
+                        .map_err(AppError::from)?
+                        .is_none();
+                    return Err(if gone { AppError::Unauthenticated } else { AppError::Contended }.into());
+                }
+                Err(e) => return Err(AppError::from(e).into()),
             }
-            Err(e) => return Err(AppError::from(e).into()),
         }
+        Err(AppError::Contended.into())
+    }
+
+    /// After the closing: the mail goes, and the rest is erased within `INLINE_ERASURE` (the
+    /// answer waits for it; API Gateway would not wait much longer). What is left then, or on a
+    /// failure, is the redrive's.
+    async fn closed(&self, user: Ulid, by: ClosedBy) {
         self.mail.wake();
         crate::metrics::account_deleted();
-        info!(user_id = %user.id, by = by.as_str(), "account closed");
-        if let Err(e) = self.erase(user.id).await {
-            // The account is gone; what is left of it waits for the redrive.
-            warn!(user_id = %user.id, error = %e, "erasure not finished; the redrive takes it over");
+        info!(user_id = %user, by = by.as_str(), "account closed");
+        match tokio::time::timeout(INLINE_ERASURE, self.erase(user)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warn!(user_id = %user, error = %e, "erasure not finished; the redrive takes it over")
+            }
+            Err(_) => warn!(user_id = %user, "erasure takes long; the redrive finishes it"),
         }
-        Ok(())
     }
 }
 

@@ -5,7 +5,8 @@
 //! tokens (`gsi1` `TOKENS#<userId>`), the rate-limit counters of its id, its license photos and
 //! exports; its audit records are kept with the address replaced by its keyed digest. Every
 //! step reads what is left before it changes anything, so a run may stop anywhere and the next
-//! one (this request's, or the redrive's) carries on.
+//! one (this request's, or the redrive's) carries on. A second run, `SETTLE` after the first,
+//! finds what requests under way at the closing wrote after it.
 
 use super::AccountService;
 use crate::documents::{export_prefix, license_prefix};
@@ -15,7 +16,7 @@ use crate::repo::accounts::user_partition;
 use crate::repo::audit;
 use crate::repo::erasures::{self, ErasureRecord};
 use crate::repo::{safety as safety_repo, tokens};
-use crate::store::{Cond, Key, Query, SkRange, Write};
+use crate::store::{Cond, Key, Query, SkRange, StoreError, Write};
 use tracing::info;
 use ulid::Ulid;
 
@@ -23,6 +24,12 @@ use ulid::Ulid;
 /// redrive's may take longer for an account with years of data, and then runs twice, which is
 /// safe).
 pub const LEASE: time::Duration = time::Duration::minutes(5);
+
+/// How long after the first run the second one waits: longer than any function may run (API
+/// Gateway ends HTTP requests at 30 s; the account function's timeout is 30 s, the longest of
+/// those serving a signed-in user), so every request that passed its session check before the
+/// closing has ended by then.
+const SETTLE: time::Duration = time::Duration::minutes(2);
 
 /// Deletes written at once (each stands alone, so a chunk may land without the next).
 const CHUNK: usize = 25;
@@ -53,8 +60,19 @@ impl AccountService {
         let audit = self.anonymise_audit(&job).await?;
         let photos = self.uploads.delete_under(&license_prefix(user)).await?;
         self.uploads.delete_under(&export_prefix(user)).await?;
-        self.store.write(vec![erasures::finish(user)]).await?;
-        info!(user_id = %user, rides, conversations, items = partition, audit, photos, "account erased");
+        if job.ran_once {
+            self.store.write(vec![erasures::finish(user)]).await?;
+            info!(user_id = %user, rides, conversations, items = partition, audit, photos, "account erased");
+            return Ok(());
+        }
+        let again =
+            ErasureRecord { ran_once: true, due_at: (self.now() + SETTLE).unix_timestamp(), ..job.clone() };
+        match self.store.write(vec![erasures::claim(&again, job.attempts)]).await {
+            // A redrive took the job meanwhile: its run is the next one.
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        info!(user_id = %user, rides, conversations, items = partition, audit, photos, "account erased; a last run follows");
         Ok(())
     }
 
@@ -76,7 +94,7 @@ impl AccountService {
             match store.write(vec![erasures::claim(&claimed, job.attempts)]).await {
                 Ok(()) => {}
                 // Another redrive took it, or its run finished meanwhile.
-                Err(crate::store::StoreError::ConditionFailed { .. }) => continue,
+                Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
             match self.erase(user).await {

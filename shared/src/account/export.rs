@@ -285,8 +285,12 @@ impl AccountService {
             Ok((page.iter().map(AuditEntry::from).collect(), next))
         })
         .await?;
+        // A change an admin made keeps who made it (their id), not where they were (their IP).
+        let own = user.to_string();
         doc.paged_list("driverChanges", async |after| {
-            Ok(audit::driver_changes(store, user, PAGE, after).await?)
+            let (page, next) = audit::driver_changes(store, user, PAGE, after).await?;
+            let shown = page.into_iter().map(|c| DriverChange { ip: c.ip.filter(|_| c.actor == own), ..c });
+            Ok((shown.collect(), next))
         })
         .await
     }

@@ -269,9 +269,7 @@ impl AuthService {
         match factor {
             SecondFactor::Totp(code) => {
                 let (enabled, _) = two_factor::load(self.store.as_ref(), user.id).await?;
-                let enabled = enabled.ok_or_else(|| {
-                    AppError::Internal(format!("user {} has two-factor on but no TOTP key", user.id))
-                })?;
+                let Some(enabled) = enabled else { return Err(self.key_gone(user).await) };
                 let seen = enabled.last_step;
                 match self.open_key(user, &enabled)?.matching_step(&code, self.clock.epoch_seconds()) {
                     // RFC 6238 §5.2: never a step at or before one already accepted.
@@ -290,6 +288,17 @@ impl AuthService {
                 write: two_factor::consume_recovery_code(user.id, &code),
                 recovery_code: true,
             }),
+        }
+    }
+
+    /// Why a user read with two-factor on has no key now: the account was deleted meanwhile
+    /// (`Unauthenticated`), or two-factor turned off (`Contended`: a retry goes without a code).
+    async fn key_gone(&self, user: &UserRecord) -> AppError {
+        match accounts::user_with_driver(self.store.as_ref(), user.id).await {
+            Ok(None) => AppError::Unauthenticated,
+            Ok(Some((now, _))) if !now.two_factor_enabled => AppError::Contended,
+            Ok(Some(_)) => AppError::Internal(format!("user {} has two-factor on but no TOTP key", user.id)),
+            Err(e) => e.into(),
         }
     }
 

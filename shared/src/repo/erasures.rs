@@ -5,7 +5,7 @@
 //! function died, a dependency failed) is found by the redrive through `gsi1` `ERASE_DUE` /
 //! `<dueAt>#<userId>`. A run first claims the job by moving its due time on, on condition that
 //! nobody claimed that attempt, so two redrives rarely run one job at once (and every step is
-//! safe to repeat when they do).
+//! safe to repeat when they do). A job goes only after a second full run (`ran_once`).
 
 use super::to_attrs;
 use crate::store::{Cond, Index, Item, Key, Query, SkRange, Store, StoreError, Write};
@@ -34,6 +34,11 @@ pub struct ErasureRecord {
     pub attempts: u32,
     /// Epoch seconds when the redrive may (next) take it.
     pub due_at: i64,
+    /// The erasure ran through once. Requests that passed their session check just before the
+    /// closing may still have written after it (a session, a join, an audit record), so one more
+    /// run follows once they have all ended; only then does the job go.
+    #[serde(default)]
+    pub ran_once: bool,
 }
 
 pub fn erasure_key(user: Ulid) -> Key {

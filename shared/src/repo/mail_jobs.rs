@@ -49,9 +49,19 @@ fn due_sort_key(due_at: i64, id: Ulid) -> String {
     format!("{due_at:012}#{id}")
 }
 
+/// How long a job the mailer gave up on is kept for a person to look at: it holds an address
+/// and a message, sealed, and goes like every other trace of a person in the end.
+const DEAD_KEPT: time::Duration = time::Duration::days(30);
+
 fn item(job: &JobRecord) -> Item {
     let partition = if job.dead { DEAD } else { DUE };
-    Item::new(job_key(job.id), to_attrs(job)).in_gsi1(Key::new(partition, due_sort_key(job.due_at, job.id)))
+    let item = Item::new(job_key(job.id), to_attrs(job))
+        .in_gsi1(Key::new(partition, due_sort_key(job.due_at, job.id)));
+    if job.dead {
+        item.expiring((job.created_at + DEAD_KEPT).unix_timestamp())
+    } else {
+        item
+    }
 }
 
 /// A new job.

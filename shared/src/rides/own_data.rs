@@ -71,11 +71,16 @@ impl RideService {
         Ok(links.len())
     }
 
-    /// A ride the deleted account posted: cancelled unless it departed or was cancelled before,
-    /// then shown as posted by `DELETED_USER`.
+    /// A ride the deleted account posted: cancelled unless it departed or was cancelled before
+    /// (an earlier run's cancellation that stopped half-way is finished), then shown as posted
+    /// by `DELETED_USER`.
     async fn close_posted(&self, ride: RideRecord) -> AppResult<()> {
         let calendar = self.calendar_of(&ride.campus_id).await?;
-        self.cancel_ride(ride.clone(), CancelCause::AuthorLeft, &calendar, self.now()).await?;
+        if !self.cancel_ride(ride.clone(), CancelCause::AuthorLeft, &calendar, self.now()).await?
+            && ride.state == RideState::Cancelled
+        {
+            self.settle_remaining(&ride, CancelCause::AuthorLeft, &calendar).await?;
+        }
         for attempt in 0..MAX_ATTEMPTS {
             let mut now = self.ride_for_attempt(attempt + 1, &ride).await?;
             if now.author_name == DELETED_USER {

@@ -255,24 +255,36 @@ impl RideService {
                 break;
             }
         }
-        let (ride, mut settled, told) = cancelled.ok_or(AppError::Contended)?;
+        let (ride, settled, told) = cancelled.ok_or(AppError::Contended)?;
         self.tell(&ride, &told).await;
-        // The requests beyond the first transaction, and any join that landed between the read
-        // and the cancellation (none lands after it: a join checks that the ride is open), until
-        // none is left; each round reads again, so a rider leaving meanwhile only costs a round.
+        let settled = settled + self.settle_remaining(&ride, cause, calendar).await?;
+        info!(ride_id = %ride.id, cause = ?cause, requests = settled, "ride cancelled");
+        Ok(true)
+    }
+
+    /// The live requests of a cancelled ride beyond its cancellation's transaction, and any join
+    /// that landed between the read and the cancellation (none lands after it: a join checks
+    /// that the ride is open), until none is left; each round reads again, so a rider leaving
+    /// meanwhile only costs a round. Also what a cancellation that stopped half-way left.
+    pub(super) async fn settle_remaining(
+        &self,
+        ride: &RideRecord,
+        cause: CancelCause,
+        calendar: &Calendar,
+    ) -> AppResult<usize> {
+        let mut settled = 0;
         for _ in 0..MAX_ATTEMPTS {
             let live = self.live_requests(ride.id).await?;
             if live.is_empty() {
                 break;
             }
             let part = &live[..live.len().min(CANCEL_CHUNK)];
-            let (writes, mail) = self.settle(&ride, part, cause, calendar).await?;
+            let (writes, mail) = self.settle(ride, part, cause, calendar).await?;
             if self.commit(writes, mail).await? {
                 settled += part.len();
             }
         }
-        info!(ride_id = %ride.id, cause = ?cause, requests = settled, "ride cancelled");
-        Ok(true)
+        Ok(settled)
     }
 
     /// The requests of a ride stored as pending or accepted.
