@@ -705,17 +705,17 @@ async fn exercise_sweep(base: &App) -> Actions {
     used
 }
 
-/// The erasure redrive: a deletion whose erasure could not read its job (the store failing on
-/// `ERASE#` reads) is finished through the Lambda handler, every step of it.
+/// The erasure redrive: a deletion whose erasure stopped at its first step (the store failing on
+/// the connection items), finished through the Lambda handler, every step of it.
 async fn exercise_account_sweep(base: &App) -> Actions {
-    let jobs_unreadable = Arc::new(Tripwire::reads_only(base.store.clone(), "ERASE#"));
-    let flaky = App::with(jobs_unreadable.clone(), base.clock.clone(), many_sign_ups).await;
+    let connections_down = Arc::new(Tripwire::new(base.store.clone(), "CONN#"));
+    let flaky = App::with(connections_down.clone(), base.clock.clone(), many_sign_ups).await;
     let email = "iam-swept@example.edu";
     let cookie = everything_of(&flaky, email, "iam-sweep-world").await;
-    jobs_unreadable.arm(true);
+    connections_down.arm(true);
     let deleted = flaky.post("/api/auth/account/delete", json!({"password": PASSWORD}), Some(&cookie)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-    jobs_unreadable.arm(false);
+    connections_down.arm(false);
     // Past the lease the request's own run has.
     base.clock.advance(carpool::account::LEASE + Duration::minutes(1));
 

@@ -21,13 +21,22 @@ use carpool::store::dynamo::DynamoStore;
 use carpool::store::embedded::EmbeddedStore;
 use carpool::store::Store;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(version, about = "Manage campus carpool operator data")]
 struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which store, and for a local one what `carpool-local` would know of it.
+#[derive(clap::Args)]
+struct StoreArgs {
     /// Use the embedded store in this data directory (as `carpool-local --data-dir`).
     #[arg(long, conflicts_with = "table")]
     data_dir: Option<PathBuf>,
@@ -37,8 +46,6 @@ struct Args {
     /// The app's address in mail links of a local data directory (as `carpool-local --app-url`).
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     app_url: String,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Subcommand)]
@@ -106,59 +113,50 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    if let Command::User(UserCommand::Delete { .. } | UserCommand::Export { .. }) = args.command {
-        return own_data(&args).await;
-    }
-    let store = open_store(&args).await?;
-    match args.command {
-        Command::Campus(command) => campus(store.as_ref(), command).await,
-        Command::User(command) => user(store.as_ref(), command).await,
+    let Args { store, command } = args;
+    match command {
+        Command::Campus(command) => campus(open_store(&store).await?.as_ref(), command).await,
+        Command::User(UserCommand::GrantAdmin { email }) => set_admin(&store, &email, true).await,
+        Command::User(UserCommand::RevokeAdmin { email }) => set_admin(&store, &email, false).await,
+        Command::User(UserCommand::Delete { email }) => delete(&store, &email).await,
+        Command::User(UserCommand::Export { email, out }) => export(&store, &email, &out).await,
     }
 }
 
-/// A person's request about their own data that came by mail (its sender checked).
-async fn own_data(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (state, local) = open_state(args).await?;
-    match &args.command {
-        Command::User(UserCommand::Delete { email }) => {
-            let email = Email::parse(email)?;
-            let id = state
-                .account
-                .delete_by_operator(&email)
-                .await?
-                .ok_or(format!("no account has the email {email}"))?;
-            if local {
-                // No carpool-local is running (it holds the store): the confirmation goes out now.
-                state.mail.deliver_due().await?;
-            }
-            println!("deleted the account of {email} (user {id}); a confirmation was mailed to the address");
-        }
-        Command::User(UserCommand::Export { email, out }) => {
-            let email = Email::parse(email)?;
-            let bytes = state
-                .account
-                .export_by_operator(&email, out)
-                .await?
-                .ok_or(format!("no account has the email {email}"))?;
-            println!("wrote the export of {email} to {} ({bytes} bytes)", out.display());
-        }
-        _ => unreachable!("run sends only these here"),
-    }
-    Ok(())
-}
-
-async fn user(store: &dyn Store, command: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let (email, admin) = match &command {
-        UserCommand::GrantAdmin { email } => (email, true),
-        UserCommand::RevokeAdmin { email } => (email, false),
-        UserCommand::Delete { .. } | UserCommand::Export { .. } => unreachable!("own_data handles these"),
-    };
+async fn set_admin(store: &StoreArgs, email: &str, admin: bool) -> Result<(), Box<dyn std::error::Error>> {
     let email = Email::parse(email)?;
-    let id = accounts::set_admin(store, &email, admin)
+    let id = accounts::set_admin(open_store(store).await?.as_ref(), &email, admin)
         .await?
         .ok_or(format!("no account has the email {email}"))?;
     let verb = if admin { "granted to" } else { "revoked from" };
     println!("admin role {verb} {email} (user {id})");
+    Ok(())
+}
+
+/// A deletion requested by mail (its sender checked), as the API runs it.
+async fn delete(store: &StoreArgs, email: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let email = Email::parse(email)?;
+    let (state, local) = open_state(store).await?;
+    let id =
+        state.account.delete_by_operator(&email).await?.ok_or(format!("no account has the email {email}"))?;
+    if local {
+        // No carpool-local is running (it holds the store): the confirmation goes out now.
+        state.mail.deliver_due().await?;
+    }
+    println!("deleted the account of {email} (user {id}); a confirmation was mailed to the address");
+    Ok(())
+}
+
+/// An export requested by mail, written to `out`.
+async fn export(store: &StoreArgs, email: &str, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let email = Email::parse(email)?;
+    let (state, _) = open_state(store).await?;
+    let bytes = state
+        .account
+        .export_by_operator(&email, out)
+        .await?
+        .ok_or(format!("no account has the email {email}"))?;
+    println!("wrote the export of {email} to {} ({bytes} bytes)", out.display());
     Ok(())
 }
 
@@ -189,7 +187,7 @@ async fn campus(store: &dyn Store, command: CampusCommand) -> Result<(), Box<dyn
     Ok(())
 }
 
-async fn open_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
     let clock = Arc::new(SystemClock);
     match (&args.data_dir, &args.table) {
         (Some(dir), _) => Ok(Arc::new(EmbeddedStore::open(dir, clock)?)),
@@ -204,7 +202,7 @@ async fn open_store(args: &Args) -> Result<Arc<dyn Store>, Box<dyn std::error::E
 /// The use cases over the chosen store, for the commands that run them whole: locally as
 /// `carpool-local` wires them (its key ring, photos and outbox in the data directory), or a
 /// deployment's from the environment. Also answers whether it is local.
-async fn open_state(args: &Args) -> Result<(AppState, bool), Box<dyn std::error::Error>> {
+async fn open_state(args: &StoreArgs) -> Result<(AppState, bool), Box<dyn std::error::Error>> {
     let Some(dir) = &args.data_dir else {
         let table =
             args.table.clone().ok_or("choose a store: --data-dir DIR or --table NAME (or CARPOOL_TABLE)")?;

@@ -137,7 +137,7 @@ impl AccountService {
             writes.push(audit::put(&record));
             match self.store.write(writes).await {
                 Ok(()) => {
-                    self.closed(user.id, by).await;
+                    self.closed(job, by).await;
                     return Ok(());
                 }
                 Err(StoreError::ConditionFailed { index }) if Some(index) == code_at => {
@@ -171,11 +171,12 @@ impl AccountService {
     /// After the closing: the mail goes, and the rest is erased within `INLINE_ERASURE` (the
     /// answer waits for it; API Gateway would not wait much longer). What is left then, or on a
     /// failure, is the redrive's.
-    async fn closed(&self, user: Ulid, by: ClosedBy) {
+    async fn closed(&self, job: ErasureRecord, by: ClosedBy) {
+        let user = job.user_id;
         self.mail.wake();
         crate::metrics::account_deleted();
         info!(user_id = %user, by = by.as_str(), "account closed");
-        match tokio::time::timeout(INLINE_ERASURE, self.erase(user)).await {
+        match tokio::time::timeout(INLINE_ERASURE, self.erase(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 warn!(user_id = %user, error = %e, "erasure not finished; the redrive takes it over")

@@ -45,10 +45,9 @@ pub struct Resumed {
 }
 
 impl AccountService {
-    /// Erases what is left of the closed account `user` (nothing to do without its job), then
-    /// drops the job.
-    pub async fn erase(&self, user: Ulid) -> AppResult<()> {
-        let Some(job) = erasures::load(self.store.as_ref(), user).await? else { return Ok(()) };
+    /// Erases what is left of the closed account of `job`; after its last run, drops the job.
+    pub(super) async fn erase(&self, job: ErasureRecord) -> AppResult<()> {
+        let user = job.user_id;
         self.chat.close_connections_of(user).await?;
         let rides = self.rides.account_closed(user).await?;
         let conversations = self.chat.leave_all(user).await?;
@@ -97,7 +96,7 @@ impl AccountService {
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
-            match self.erase(user).await {
+            match self.erase(claimed.clone()).await {
                 Ok(()) => resumed.finished += 1,
                 Err(e) => {
                     tracing::error!(user_id = %user, attempts = claimed.attempts, error = %e, "account erasure failed; retried later");

@@ -14,13 +14,12 @@ use crate::repo::drivers::DriverRecord;
 use crate::repo::lockout::{self, Subject};
 use crate::store::Write;
 
-/// The owner, proven: their records as read, their session's digest, and the write that uses
+/// The owner, proven: their records as read, and the write that uses
 /// their second factor up (when two-factor is on), which must lead the change's transaction: a
 /// condition failure there means the code was used meanwhile (see `code_used_meanwhile`).
 pub struct Owner {
     pub user: UserRecord,
     pub driver: DriverRecord,
-    pub session: String,
     pub second_factor: Option<Write>,
 }
 
@@ -63,7 +62,7 @@ impl AuthService {
                 Some(self.check_second_factor(&user, code, client).await?.write)
             }
         };
-        Ok(Owner { user, driver: current.loaded.driver, session: current.digest, second_factor })
+        Ok(Owner { user, driver: current.loaded.driver, second_factor })
     }
 
     /// The answer when the change's transaction found the owner's code used meanwhile (a replay,

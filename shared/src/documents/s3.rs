@@ -22,6 +22,11 @@ impl S3Uploads {
     }
 }
 
+/// An S3 call's error with its whole chain (the SDK's `Display` alone says only "service error").
+fn s3_error<E: std::error::Error>(e: E) -> UploadError {
+    UploadError(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
 fn presigning(expires_in: Duration) -> Result<PresigningConfig, UploadError> {
     PresigningConfig::expires_in(expires_in).map_err(|e| UploadError(e.to_string()))
 }
@@ -45,7 +50,7 @@ impl UploadStore for S3Uploads {
             .content_length(length)
             .presigned(presigning(expires_in)?)
             .await
-            .map_err(|e| UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            .map_err(s3_error)?;
         let headers = request.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         Ok(UploadTicket { url: request.uri().to_owned(), headers })
     }
@@ -58,7 +63,7 @@ impl UploadStore for S3Uploads {
             .key(key)
             .presigned(presigning(expires_in)?)
             .await
-            .map_err(|e| UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            .map_err(s3_error)?;
         Ok(request.uri().to_owned())
     }
 
@@ -77,7 +82,7 @@ impl UploadStore for S3Uploads {
                 tracing::warn!(key, "upload not readable: missing, or the role may not read it");
                 Ok(None)
             }
-            Err(e) => Err(UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))),
+            Err(e) => Err(s3_error(e)),
         }
     }
 
@@ -100,12 +105,11 @@ impl UploadStore for S3Uploads {
             .body(body)
             .send()
             .await
-            .map_err(|e| UploadError(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            .map_err(s3_error)?;
         Ok(())
     }
 
     async fn delete_under(&self, prefix: &str) -> Result<usize, UploadError> {
-        let failed = |e: String| UploadError(e);
         let mut deleted = 0;
         // A page holds at most 1000 keys, which is also what one DeleteObjects takes.
         loop {
@@ -116,14 +120,14 @@ impl UploadStore for S3Uploads {
                 .prefix(prefix)
                 .send()
                 .await
-                .map_err(|e| failed(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+                .map_err(s3_error)?;
             let objects: Vec<_> = page
                 .contents()
                 .iter()
                 .filter_map(|object| object.key())
                 .map(|key| aws_sdk_s3::types::ObjectIdentifier::builder().key(key).build())
                 .collect::<Result<_, _>>()
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| UploadError(e.to_string()))?;
             if objects.is_empty() {
                 return Ok(deleted);
             }
@@ -132,7 +136,7 @@ impl UploadStore for S3Uploads {
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| UploadError(e.to_string()))?;
             let answer = self
                 .client
                 .delete_objects()
@@ -140,9 +144,9 @@ impl UploadStore for S3Uploads {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| failed(format!("{}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+                .map_err(s3_error)?;
             if let Some(error) = answer.errors().first() {
-                return Err(failed(format!(
+                return Err(UploadError(format!(
                     "{} of {count} objects not deleted: {}",
                     answer.errors().len(),
                     error.code().unwrap_or("unknown error")

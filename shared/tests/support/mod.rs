@@ -48,26 +48,16 @@ pub mod rides;
 
 /// A store that fails every call touching a partition that starts with `prefix` (a key of a read
 /// or a write, or a query's partition) while armed, as DynamoDB does when it throttles or fails:
-/// how a run that stops half-way is made. `reads_only` leaves writes alone.
+/// how a run that stops half-way is made.
 pub struct Tripwire {
     pub inner: Arc<dyn carpool::store::Store>,
     pub prefix: String,
     pub armed: std::sync::atomic::AtomicBool,
-    writes_too: bool,
 }
 
 impl Tripwire {
     pub fn new(inner: Arc<dyn carpool::store::Store>, prefix: &str) -> Tripwire {
-        Tripwire {
-            inner,
-            prefix: prefix.to_owned(),
-            armed: std::sync::atomic::AtomicBool::new(false),
-            writes_too: true,
-        }
-    }
-
-    pub fn reads_only(inner: Arc<dyn carpool::store::Store>, prefix: &str) -> Tripwire {
-        Tripwire { writes_too: false, ..Tripwire::new(inner, prefix) }
+        Tripwire { inner, prefix: prefix.to_owned(), armed: std::sync::atomic::AtomicBool::new(false) }
     }
 
     pub fn arm(&self, armed: bool) {
@@ -114,9 +104,7 @@ impl carpool::store::Store for Tripwire {
         self.inner.query(query).await
     }
     async fn write(&self, writes: Vec<carpool::store::Write>) -> Result<(), carpool::store::StoreError> {
-        if self.writes_too {
-            self.check(writes.iter().map(|w| w.key().pk.as_str()))?;
-        }
+        self.check(writes.iter().map(|w| w.key().pk.as_str()))?;
         self.inner.write(writes).await
     }
     async fn increment(
